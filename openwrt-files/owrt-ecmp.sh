@@ -1,0 +1,274 @@
+#!/bin/sh
+# owrt-ecmp router library, installed as /usr/lib/owrt-ecmp/owrt-ecmp.sh.
+#
+# Rebuilds the ECMP default routes (IPv4, and IPv6 in "ecmp" mode) and the
+# per-dial source rules from the live interface state in ubus. It runs on every
+# hotplug event of a managed dial, so it must be idempotent and quick: netifd
+# runs hotplug scripts one at a time and a slow one delays every later event.
+#
+# The sourcing script sets:
+#   OWRT_ECMP_DIALS       "iface:k:weight ..."   managed dials; k = dial number (1..64)
+#   OWRT_ECMP_METRIC      metric of the ECMP default routes (no netifd route uses it)
+#   OWRT_ECMP_IPV6        off | single | ecmp
+#   OWRT_ECMP_ROUTE_MODE  resilient | group | multipath
+#   OWRT_ECMP_BASE        base of nexthop ids, rule priorities and table numbers
+
+OWRT_ECMP_LOCK=/var/lock/owrt-ecmp.lock
+OWRT_ECMP_STATE=/var/run/owrt-ecmp.state
+OWRT_ECMP_BUCKETS=128
+
+owrt_ecmp_log() {
+	logger -t owrt-ecmp -p "daemon.$1" -- "$2"
+}
+
+# Which ip do we have? Full iproute2 can do multipath and nexthop objects;
+# BusyBox ip (what a sysupgrade leaves behind) can only do single-path routes.
+_owrt_ecmp_ip_kind() {
+	if ip -V 2>/dev/null | grep -q iproute2; then
+		if ip nexthop show >/dev/null 2>&1; then echo nexthop; else echo multipath; fi
+	else
+		echo busybox
+	fi
+}
+
+# One ubus dump, one jsonfilter run: sets U_k (1/0), D_k (ppp device),
+# A_k (IPv4 address) and G_k (IPv6 gateway of the <iface>_6 sub-interface).
+_owrt_ecmp_read_state() {
+	_dump=$(ubus call network.interface dump 2>/dev/null)
+	[ -n "$_dump" ] || _dump='{"interface":[]}'
+	set --
+	for _spec in $OWRT_ECMP_DIALS; do
+		_if=${_spec%%:*}
+		_rest=${_spec#*:}
+		_k=${_rest%%:*}
+		unset "U_$_k" "D_$_k" "A_$_k" "G_$_k" "H_$_k"
+		set -- "$@" \
+			-e "U_$_k=@.interface[@.interface='$_if'].up" \
+			-e "D_$_k=@.interface[@.interface='$_if'].l3_device" \
+			-e "A_$_k=@.interface[@.interface='$_if']['ipv4-address'][0].address"
+		if [ "$OWRT_ECMP_IPV6" = ecmp ]; then
+			set -- "$@" \
+				-e "G_$_k=@.interface[@.interface='${_if}_6'].route[@.target='::' && @.mask=0].nexthop" \
+				-e "H_$_k=@.interface[@.interface='${_if}_6'].inactive.route[@.target='::' && @.mask=0].nexthop"
+		fi
+	done
+	[ $# -gt 0 ] || return 0
+	eval "$(jsonfilter -q -s "$_dump" "$@")"
+}
+
+_owrt_ecmp_var() {
+	eval "printf '%s' \"\${$1:-}\""
+}
+
+# Lists of usable members, "dev:k:weight[:extra]" each.
+_owrt_ecmp_collect() {
+	UP4=""
+	UP6=""
+	RULES=""
+	for _spec in $OWRT_ECMP_DIALS; do
+		_rest=${_spec#*:}
+		_k=${_rest%%:*}
+		_w=${_rest#*:}
+		[ "$(_owrt_ecmp_var "U_$_k")" = 1 ] || continue
+		_dev=$(_owrt_ecmp_var "D_$_k")
+		# netifd says up, but the ppp device must exist or the kernel refuses the nexthop
+		if [ -z "$_dev" ] || [ ! -d "/sys/class/net/$_dev" ]; then continue; fi
+		UP4="$UP4 $_dev:$_k:$_w"
+		_addr=$(_owrt_ecmp_var "A_$_k")
+		[ -n "$_addr" ] && RULES="$RULES $_dev:$_k:$_addr"
+		if [ "$OWRT_ECMP_IPV6" = ecmp ]; then
+			_gw=$(_owrt_ecmp_var "G_$_k")
+			[ -n "$_gw" ] || _gw=$(_owrt_ecmp_var "H_$_k")
+			_gw=${_gw%% *}
+			[ -n "$_gw" ] && UP6="$UP6 $_dev:$_k:$_w:$_gw"
+		fi
+	done
+}
+
+_owrt_ecmp_count() {
+	_n=0
+	for _x in $1; do _n=$((_n + 1)); done
+	echo "$_n"
+}
+
+_owrt_ecmp_route_present() {
+	[ -n "$(ip "$1" route show default metric "$OWRT_ECMP_METRIC" 2>/dev/null)" ]
+}
+
+# $1 = -4|-6, $2 = member list, $3 = nexthop id base, $4 = ip kind
+_owrt_ecmp_install() {
+	_fam=$1
+	_members=$2
+	_base=$3
+	_kind=$4
+	_metric=$OWRT_ECMP_METRIC
+	if [ -z "$_members" ]; then
+		while ip "$_fam" route del default metric "$_metric" 2>/dev/null; do :; done
+		[ "$_kind" = nexthop ] && ip nexthop del id "$_base" 2>/dev/null
+		_owrt_ecmp_drop_members "$_base" ""
+		return 0
+	fi
+	_mode=$OWRT_ECMP_ROUTE_MODE
+	[ "$_kind" = nexthop ] || _mode=multipath
+	if [ "$_kind" = busybox ]; then
+		# BusyBox ip has no multipath: keep one dial routable rather than none
+		_first=${_members# }
+		_first=${_first%% *}
+		_dev=${_first%%:*}
+		_gw=""
+		[ "$_fam" = -6 ] && _gw=${_first##*:}
+		if [ -n "$_gw" ]; then
+			ip "$_fam" route replace default via "$_gw" dev "$_dev" metric "$_metric"
+		else
+			ip "$_fam" route replace default dev "$_dev" metric "$_metric"
+		fi
+		return
+	fi
+	case $_mode in
+	resilient | group)
+		_group=""
+		_ids=""
+		for _m in $_members; do
+			_dev=${_m%%:*}
+			_r=${_m#*:}
+			_k=${_r%%:*}
+			_r=${_r#*:}
+			_w=${_r%%:*}
+			_id=$((_base + _k))
+			if [ "$_fam" = -6 ]; then
+				ip -6 nexthop replace id "$_id" via "${_r#*:}" dev "$_dev" || return 1
+			else
+				ip -4 nexthop replace id "$_id" dev "$_dev" || return 1
+			fi
+			_group="$_group${_group:+/}$_id,$_w"
+			_ids="$_ids $_id"
+		done
+		set -- group "$_group"
+		[ "$_mode" = resilient ] && set -- "$@" type resilient buckets "$OWRT_ECMP_BUCKETS"
+		# a group cannot change type in place (mode switched): recreate it
+		ip nexthop replace id "$_base" "$@" 2>/dev/null ||
+			{ ip nexthop del id "$_base" 2>/dev/null; ip nexthop add id "$_base" "$@"; } || return 1
+		ip "$_fam" route replace default nhid "$_base" metric "$_metric" || return 1
+		_owrt_ecmp_drop_members "$_base" "$_ids"
+		;;
+	*)
+		set --
+		for _m in $_members; do
+			_dev=${_m%%:*}
+			_r=${_m#*:}
+			_r=${_r#*:}
+			_w=${_r%%:*}
+			if [ "$_fam" = -6 ]; then
+				set -- "$@" nexthop via "${_r#*:}" dev "$_dev" weight "$_w"
+			else
+				set -- "$@" nexthop dev "$_dev" weight "$_w"
+			fi
+		done
+		ip "$_fam" route replace default metric "$_metric" "$@" || return 1
+		;;
+	esac
+}
+
+# Delete member nexthop objects (ids base+1..base+64) not in $2.
+_owrt_ecmp_drop_members() {
+	command -v ip >/dev/null || return 0
+	for _id in $(ip nexthop show 2>/dev/null | sed -n 's/^id \([0-9]*\) .*/\1/p'); do
+		if [ "$_id" -le "$1" ] || [ "$_id" -gt $(($1 + 64)) ]; then continue; fi
+		case " $2 " in *" $_id "*) continue ;; esac
+		ip nexthop del id "$_id" 2>/dev/null
+	done
+}
+
+# Answer a connection that came in on dial k through dial k: "from <dial address>"
+# looks up a table whose only route is that dial. The suppress rule keeps
+# non-default main-table routes (LAN, peers) in charge for everything else.
+_owrt_ecmp_rules() {
+	_kind=$1
+	_base=$OWRT_ECMP_BASE
+	for _spec in $OWRT_ECMP_DIALS; do
+		_rest=${_spec#*:}
+		_k=${_rest%%:*}
+		while ip -4 rule del priority $((_base + _k)) 2>/dev/null; do :; done
+		ip -4 route flush table $((_base + _k)) 2>/dev/null
+	done
+	while ip -4 rule del priority "$_base" 2>/dev/null; do :; done
+	[ "$_kind" = busybox ] && return 0
+	[ -n "$RULES" ] || return 0
+	ip -4 rule add priority "$_base" lookup main suppress_prefixlength 0
+	for _r in $RULES; do
+		_dev=${_r%%:*}
+		_x=${_r#*:}
+		_k=${_x%%:*}
+		_addr=${_x#*:}
+		ip -4 route replace default dev "$_dev" table $((_base + _k)) &&
+			ip -4 rule add priority $((_base + _k)) from "$_addr" lookup $((_base + _k))
+	done
+}
+
+# Rebuild routes and rules; $1 says why (for the log).
+owrt_ecmp_rebuild() {
+	_why=$1
+	lock "$OWRT_ECMP_LOCK"
+	_owrt_ecmp_read_state
+	_owrt_ecmp_collect
+	_kind=$(_owrt_ecmp_ip_kind)
+	_sig="$_kind|$OWRT_ECMP_ROUTE_MODE|$OWRT_ECMP_METRIC|4:$UP4|6:$UP6|r:$RULES"
+	if [ "$_sig" = "$(cat "$OWRT_ECMP_STATE" 2>/dev/null)" ] &&
+		{ [ -z "$UP4" ] || _owrt_ecmp_route_present -4; } &&
+		{ [ -z "$UP6" ] || _owrt_ecmp_route_present -6; }; then
+		lock -u "$OWRT_ECMP_LOCK"
+		return 0
+	fi
+	_rc=0
+	_owrt_ecmp_install -4 "$UP4" "$OWRT_ECMP_BASE" "$_kind" || _rc=1
+	if [ "$OWRT_ECMP_IPV6" = ecmp ]; then
+		_owrt_ecmp_install -6 "$UP6" $((OWRT_ECMP_BASE + 100)) "$_kind" || _rc=1
+	fi
+	_owrt_ecmp_rules "$_kind"
+	if [ $_rc = 0 ]; then
+		echo "$_sig" >"$OWRT_ECMP_STATE"
+	else
+		rm -f "$OWRT_ECMP_STATE"
+	fi
+	lock -u "$OWRT_ECMP_LOCK"
+	owrt_ecmp_log info "rebuilt ($_why): ipv4 $(_owrt_ecmp_count "$UP4") nexthop(s), ipv6 $(_owrt_ecmp_count "$UP6") nexthop(s), mode $OWRT_ECMP_ROUTE_MODE/$_kind, rc $_rc"
+	[ "$_kind" = busybox ] && [ -n "$UP4" ] &&
+		owrt_ecmp_log warn "BusyBox ip cannot do multipath: only one dial carries traffic; run 'owrt-ecmp hotplug --install-packages'"
+	return $_rc
+}
+
+# Entry point for /etc/hotplug.d/iface. Re-reads state instead of trusting
+# ACTION: by the time a queued event runs, the interface may have changed again.
+owrt_ecmp_hotplug() {
+	case "$ACTION" in
+	ifup | ifdown | ifupdate | ifup-failed) ;;
+	*) return 0 ;; # mwan3's connected/disconnected and the like
+	esac
+	for _spec in $OWRT_ECMP_DIALS; do
+		_if=${_spec%%:*}
+		if [ "$INTERFACE" = "$_if" ] || [ "$INTERFACE" = "${_if}_6" ]; then
+			owrt_ecmp_rebuild "$ACTION $INTERFACE"
+			return
+		fi
+	done
+	return 0
+}
+
+# Remove everything the library ever installed (teardown).
+owrt_ecmp_flush() {
+	lock "$OWRT_ECMP_LOCK"
+	RULES=""
+	for _fam in -4 -6; do
+		while ip "$_fam" route del default metric "$OWRT_ECMP_METRIC" 2>/dev/null; do :; done
+	done
+	_kind=$(_owrt_ecmp_ip_kind)
+	if [ "$_kind" = nexthop ]; then
+		ip nexthop del id "$OWRT_ECMP_BASE" 2>/dev/null
+		ip nexthop del id $((OWRT_ECMP_BASE + 100)) 2>/dev/null
+		_owrt_ecmp_drop_members "$OWRT_ECMP_BASE" ""
+		_owrt_ecmp_drop_members $((OWRT_ECMP_BASE + 100)) ""
+	fi
+	_owrt_ecmp_rules "$_kind"
+	rm -f "$OWRT_ECMP_STATE"
+	lock -u "$OWRT_ECMP_LOCK"
+}

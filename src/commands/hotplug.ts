@@ -1,0 +1,50 @@
+import { CapabilityError, ExitCode } from '../errors.js';
+import { formatPlan } from '../output/plan.js';
+import { formatStatus } from '../output/status.js';
+import { renderHotplug } from '../plan/files.js';
+import { readSettings } from '../plan/store.js';
+import { isEmpty, planSetup } from '../plan/setup.js';
+import { probeRouter } from '../probe/index.js';
+import { applyAndVerify, checkIdle, gate } from './setup.js';
+import { type GlobalOptions, withSession } from './session.js';
+
+export interface HotplugOptions extends GlobalOptions {
+  print?: boolean;
+  installPackages?: boolean;
+  dryRun?: boolean;
+}
+
+/**
+ * Regenerate and redeploy the router-side files from the settings stored on the router
+ * (what a sysupgrade loses), reinstall packages if asked, and rebuild the routes.
+ * Network and firewall config are left alone: setup owns those.
+ */
+export async function hotplugCommand(o: HotplugOptions): Promise<number> {
+  return withSession(o, async (s) => {
+    const facts = await probeRouter(await s.transport());
+    const settings = readSettings(facts.config.owrtEcmp);
+    if (!settings) {
+      throw new CapabilityError('owrt-ecmp is not set up on this router (no /etc/config/owrt_ecmp)', 'run owrt-ecmp setup --dials N first');
+    }
+    const plan = planSetup(settings, facts, {});
+    s.addSecrets(plan.secrets);
+    if (o.print) {
+      process.stdout.write(renderHotplug(settings, plan.dials, plan.caps.routeMode));
+      return ExitCode.ok;
+    }
+    if (plan.changes.uci.length) {
+      s.log.warn(`the router's UCI config differs from the stored settings in ${plan.changes.uci.length} place(s); run owrt-ecmp setup to repair it`);
+    }
+    plan.changes.uci = [];
+    plan.changes.touchesNetwork = false;
+    gate(plan, o.installPackages);
+    checkIdle(facts);
+    process.stdout.write(`${formatPlan(plan.changes, s.secretList, Boolean(o.verbose))}\n`);
+    if (o.dryRun) return ExitCode.ok;
+    if (isEmpty(plan.changes)) s.log.step('router-side files are up to date; rebuilding the routes');
+    const status = await applyAndVerify(s, plan, facts, { rollbackTimeout: 90, wait: 0, owner: 'hotplug', after: 'rebuild', before: 'none' });
+    if (o.json) process.stdout.write(`${JSON.stringify({ schemaVersion: 1, status }, null, 2)}\n`);
+    else process.stdout.write(`\n${formatStatus(status)}\n`);
+    return status.healthy ? ExitCode.ok : ExitCode.unhealthy;
+  });
+}

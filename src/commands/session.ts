@@ -1,0 +1,105 @@
+import { createLog, type Log } from '../output/log.js';
+import { redact } from '../redact.js';
+import { connect, describeTarget, resolveTarget, type SshTarget, type Transport } from '../ssh/index.js';
+import { UsageError } from '../errors.js';
+import { parseIntOption } from '../options.js';
+
+/** Options every command takes (commander's camelCase names). */
+export interface GlobalOptions {
+  host?: string;
+  port?: string;
+  user?: string;
+  identity?: string;
+  knownHosts?: string;
+  acceptNew?: boolean;
+  sshConfig?: string;
+  verbose?: boolean;
+  debug?: boolean;
+  quiet?: boolean;
+  json?: boolean;
+  color?: boolean;
+}
+
+/** A command's view of the router: connections opened on demand, round trips counted. */
+export class Session {
+  readonly log: Log;
+  readonly target: SshTarget;
+  private secrets: string[] = [];
+  private opened: Transport[] = [];
+  private current: Transport | undefined;
+
+  constructor(readonly opts: GlobalOptions, env: NodeJS.ProcessEnv = process.env) {
+    this.log = createLog(
+      { verbose: opts.verbose, debug: opts.debug, quiet: opts.quiet || opts.json, color: opts.color },
+      (s) => redact(s, this.secrets),
+    );
+    const host = opts.host ?? env.OWRT_ECMP_HOST;
+    if (!host) throw new UsageError('no router given', 'pass --host [user@]host[:port] or set OWRT_ECMP_HOST');
+    this.target = resolveTarget(
+      {
+        host,
+        ...(opts.port !== undefined ? { port: parseIntOption('--port', opts.port, 1, 65535) } : {}),
+        ...(opts.user !== undefined ? { user: opts.user } : {}),
+        ...(opts.identity !== undefined ? { identity: opts.identity } : {}),
+        ...(opts.knownHosts !== undefined ? { knownHosts: opts.knownHosts } : {}),
+        ...(opts.sshConfig !== undefined ? { sshConfigFile: opts.sshConfig } : {}),
+        acceptNew: Boolean(opts.acceptNew),
+      },
+      env,
+    );
+    if (env.OWRT_ECMP_SSH_PASSWORD) this.addSecrets([env.OWRT_ECMP_SSH_PASSWORD]);
+  }
+
+  addSecrets(list: readonly string[]): void {
+    for (const s of list) if (s && !this.secrets.includes(s)) this.secrets.push(s);
+  }
+
+  get secretList(): readonly string[] {
+    return this.secrets;
+  }
+
+  /** The open connection, or a first one. */
+  async transport(): Promise<Transport> {
+    this.current ??= await this.open();
+    return this.current;
+  }
+
+  /** A brand-new connection (used to prove the router is still reachable after a change). */
+  async fresh(): Promise<Transport> {
+    if (this.current) {
+      await this.current.close();
+      this.current = undefined;
+    }
+    this.current = await this.open();
+    return this.current;
+  }
+
+  private async open(): Promise<Transport> {
+    this.log.verbose(`connecting to ${describeTarget(this.target)}`);
+    const password = process.env.OWRT_ECMP_SSH_PASSWORD;
+    const t = await connect(this.target, {
+      onEvent: (e) => this.log.debug(`ssh ${e.type}: ${e.detail}`),
+      ...(password ? { password } : {}),
+    });
+    this.opened.push(t);
+    return t;
+  }
+
+  get roundTrips(): number {
+    return this.opened.reduce((n, t) => n + t.roundTrips, 0);
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled(this.opened.map((t) => t.close()));
+    this.log.verbose(`${this.roundTrips} SSH round trip(s) over ${this.opened.length} connection(s)`);
+  }
+}
+
+export async function withSession<T>(opts: GlobalOptions, fn: (s: Session) => Promise<T>): Promise<T> {
+  const s = new Session(opts);
+  try {
+    return await fn(s);
+  } finally {
+    await s.close();
+  }
+}

@@ -1,0 +1,129 @@
+import { renderApply, renderConfirm } from '../apply/script.js';
+import { runApply, runConfirm } from '../apply/index.js';
+import { CapabilityError, ConflictError, ExitCode } from '../errors.js';
+import { type Credentials, type RawSetupOptions, resolveCredentials, resolveSettings } from '../options.js';
+import { formatPlan, planData } from '../output/plan.js';
+import { formatStatus } from '../output/status.js';
+import type { Problem } from '../plan/capabilities.js';
+import { readSettings } from '../plan/store.js';
+import { isEmpty, planSetup, type SetupPlan } from '../plan/setup.js';
+import { probeRouter, type RouterFacts } from '../probe/index.js';
+import { render } from '../render/env.js';
+import { runScript } from '../remote/run.js';
+import { ROUTER_PATHS } from '../paths.js';
+import { buildStatus, type StatusReport } from '../report/status.js';
+import { parseIntOption } from '../options.js';
+import { type GlobalOptions, type Session, withSession } from './session.js';
+import { confirmChange } from './confirm-prompt.js';
+
+export interface SetupOptions extends GlobalOptions, RawSetupOptions {
+  installPackages?: boolean;
+  dryRun?: boolean;
+  yes?: boolean;
+  rollbackTimeout?: string;
+  wait?: string;
+}
+
+export function problemsText(problems: Problem[]): string {
+  return problems.map((p) => `  - ${p.what}\n    fix: ${p.fix}`).join('\n');
+}
+
+/** Stop on capability problems, unless every one of them is fixed by a package we may install. */
+export function gate(plan: SetupPlan, installPackages: boolean | undefined): void {
+  const blocking = plan.caps.problems.filter((p) => !(installPackages && p.pkg));
+  if (blocking.length) {
+    throw new CapabilityError(
+      `the router cannot run owrt-ecmp as asked:\n${problemsText(blocking)}`,
+      blocking.some((p) => p.pkg) ? 'or re-run with --install-packages to install the missing packages' : undefined,
+    );
+  }
+}
+
+export function checkIdle(facts: RouterFacts): void {
+  if (facts.rollbackState?.startsWith('armed')) {
+    throw new ConflictError('an earlier owrt-ecmp change on this router is still waiting for confirmation', 'wait for it to confirm or roll back (at most the rollback timeout), then re-run');
+  }
+}
+
+export function statusScript(): string {
+  return render('status.sh', { hotplug: ROUTER_PATHS.hotplug, library: ROUTER_PATHS.library });
+}
+
+/** Apply a plan's changes, then confirm over a new connection and read the status. */
+export async function applyAndVerify(
+  s: Session,
+  plan: SetupPlan,
+  facts: RouterFacts,
+  opts: { rollbackTimeout: number; wait: number; owner: string; after: 'rebuild' | 'none'; before: 'flush' | 'none' },
+): Promise<StatusReport> {
+  const t = await s.transport();
+  s.log.step(plan.changes.touchesNetwork ? `applying (automatic rollback in ${opts.rollbackTimeout} s unless confirmed)` : 'applying');
+  const script = renderApply({
+    changes: plan.changes,
+    settings: plan.settings,
+    dials: plan.dials,
+    routeMode: plan.caps.routeMode,
+    configHash: facts.configHash,
+    pkg: facts.pkg,
+    rollbackTimeout: opts.rollbackTimeout,
+    after: opts.after,
+    before: opts.before,
+    owner: opts.owner,
+  });
+  const applied = await runApply(t, script, s.secretList);
+  if (applied.rollbackArmed) {
+    s.log.step('confirming over a new SSH connection');
+    const fresh = await s.fresh();
+    const confirmed = await runConfirm(fresh, `${renderConfirm(plan.dials, opts.wait)}\n${statusScript()}`);
+    s.log.step(`confirmed; ${confirmed.dialsUp}/${plan.dials.length} dial(s) up after ${confirmed.waitedSeconds} s`);
+    return buildStatus(confirmed.sections);
+  }
+  const res = await runScript(t, statusScript(), 'status');
+  return buildStatus(res.sections);
+}
+
+export async function setupCommand(o: SetupOptions): Promise<number> {
+  // everything that can be checked without the router is checked before connecting
+  resolveSettings({ ...o, dials: o.dials ?? '1', weights: o.dials ? o.weights : undefined });
+  const creds: Credentials = resolveCredentials(o, process.env);
+  const rollbackTimeout = parseIntOption('--rollback-timeout', o.rollbackTimeout ?? '90', 30, 3600);
+  const wait = parseIntOption('--wait', o.wait ?? '60', 0, 600);
+  if (wait + 20 > rollbackTimeout) {
+    throw new CapabilityError(`--wait ${wait} must leave at least 20 s before the rollback timeout ${rollbackTimeout}`);
+  }
+  return withSession(o, async (s) => {
+    s.addSecrets([creds.password, creds.username].filter((x): x is string => Boolean(x)));
+    s.log.step(`probing ${s.target.host}`);
+    const facts = await probeRouter(await s.transport());
+    const settings = resolveSettings(o, readSettings(facts.config.owrtEcmp));
+    const plan = planSetup(settings, facts, creds);
+    s.addSecrets(plan.secrets);
+    gate(plan, o.installPackages);
+    checkIdle(facts);
+    if (facts.pendingChanges.length) {
+      s.log.warn(`${facts.pendingChanges.length} staged uci change(s) by someone else; they stay staged and uncommitted`);
+    }
+    const empty = isEmpty(plan.changes);
+    if (o.json && o.dryRun) {
+      process.stdout.write(`${JSON.stringify({ schemaVersion: 1, dryRun: true, changes: !empty, plan: planData(plan.changes, s.secretList) }, null, 2)}\n`);
+      return ExitCode.ok;
+    }
+    if (!o.json) process.stdout.write(`${formatPlan(plan.changes, s.secretList, Boolean(o.verbose))}\n`);
+    if (o.dryRun) return ExitCode.ok;
+    if (empty) {
+      s.log.step('the router already matches: no changes');
+      return ExitCode.ok;
+    }
+    if (!(await confirmChange(`Apply these changes to ${s.target.host}?`, o.yes))) return ExitCode.failure;
+    const status = await applyAndVerify(s, plan, facts, {
+      rollbackTimeout,
+      wait,
+      owner: `setup --dials ${settings.dials}`,
+      after: 'rebuild',
+      before: 'none',
+    });
+    if (o.json) process.stdout.write(`${JSON.stringify({ schemaVersion: 1, changes: true, status }, null, 2)}\n`);
+    else process.stdout.write(`\n${formatStatus(status)}\n`);
+    return status.healthy ? ExitCode.ok : ExitCode.unhealthy;
+  });
+}

@@ -1,0 +1,16 @@
+import { ExitCode } from '../errors.js';
+import { formatStatus } from '../output/status.js';
+import { runScript } from '../remote/run.js';
+import { buildStatus } from '../report/status.js';
+import { statusScript } from './setup.js';
+import { type GlobalOptions, withSession } from './session.js';
+
+/** Exactly one round trip. Exit 0 when healthy, 8 when not. */
+export async function statusCommand(o: GlobalOptions): Promise<number> {
+  return withSession(o, async (s) => {
+    const res = await runScript(await s.transport(), statusScript(), 'status');
+    const report = buildStatus(res.sections);
+    process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatStatus(report)}\n`);
+    return report.healthy ? ExitCode.ok : ExitCode.unhealthy;
+  });
+}

@@ -1,0 +1,68 @@
+import { renderApply, renderConfirm } from '../apply/script.js';
+import { runApply, runConfirm } from '../apply/index.js';
+import { ExitCode } from '../errors.js';
+import { parseIntOption } from '../options.js';
+import { formatPlan, planData } from '../output/plan.js';
+import { resolveRouteMode } from '../plan/capabilities.js';
+import { planDials } from '../plan/dials.js';
+import { isEmpty } from '../plan/setup.js';
+import { planTeardown } from '../plan/teardown.js';
+import { probeRouter } from '../probe/index.js';
+import { DEFAULT_SETTINGS } from '../settings.js';
+import { checkIdle } from './setup.js';
+import { confirmChange } from './confirm-prompt.js';
+import { type GlobalOptions, withSession } from './session.js';
+
+export interface TeardownOptions extends GlobalOptions {
+  dryRun?: boolean;
+  yes?: boolean;
+  rollbackTimeout?: string;
+}
+
+/** Back to the router's pre-setup configuration: owned sections, restored values, files, routes, rules, sysctls. */
+export async function teardownCommand(o: TeardownOptions): Promise<number> {
+  const rollbackTimeout = parseIntOption('--rollback-timeout', o.rollbackTimeout ?? '90', 30, 3600);
+  return withSession(o, async (s) => {
+    const facts = await probeRouter(await s.transport());
+    checkIdle(facts);
+    const plan = planTeardown(facts);
+    const settings = plan.settings ?? { ...DEFAULT_SETTINGS, dials: 1, weights: [1] };
+    const dials = planDials(settings, 'wan', '00:00:00:00:00:00');
+    const secrets = plan.changes.uci.flatMap((op) => ('option' in op && op.option === 'password' && 'value' in op ? [op.value] : []));
+    s.addSecrets(secrets);
+    if (o.json && o.dryRun) {
+      process.stdout.write(`${JSON.stringify({ schemaVersion: 1, dryRun: true, changes: !isEmpty(plan.changes), plan: planData(plan.changes, s.secretList) }, null, 2)}\n`);
+      return ExitCode.ok;
+    }
+    process.stdout.write(`${formatPlan(plan.changes, s.secretList)}\n`);
+    if (o.dryRun) return ExitCode.ok;
+    if (isEmpty(plan.changes)) {
+      s.log.step('nothing of owrt-ecmp is on this router');
+      return ExitCode.ok;
+    }
+    if (!(await confirmChange(`Remove owrt-ecmp from ${s.target.host}?`, o.yes))) return ExitCode.failure;
+    const routeMode = resolveRouteMode(settings.routeMode, facts.kernel, facts.ip);
+    const applied = await runApply(
+      await s.transport(),
+      renderApply({
+        changes: plan.changes,
+        settings,
+        dials,
+        routeMode,
+        configHash: facts.configHash,
+        pkg: facts.pkg,
+        rollbackTimeout,
+        after: 'none',
+        before: 'flush',
+        owner: 'teardown',
+      }),
+      s.secretList,
+    );
+    if (applied.rollbackArmed) {
+      s.log.step('confirming over a new SSH connection');
+      await runConfirm(await s.fresh(), renderConfirm(dials.slice(0, 1), 30));
+    }
+    s.log.step('owrt-ecmp removed; the router is back to its configuration before setup');
+    return ExitCode.ok;
+  });
+}

@@ -1,0 +1,154 @@
+import type { RouterFacts } from '../probe/facts.js';
+import type { RouteMode, Settings } from '../settings.js';
+import { findSection, getOption, sectionsOfType } from '../uci/parse.js';
+
+export interface Problem {
+  /** What is missing or wrong, in one sentence. */
+  what: string;
+  /** What the user can do about it. */
+  fix: string;
+  /** Installing this package fixes it (with --install-packages). */
+  pkg?: string;
+}
+
+export type ResolvedRouteMode = Exclude<RouteMode, 'auto'>;
+
+export interface Capabilities {
+  problems: Problem[];
+  /** Packages to install before applying (only those with a pkg fix). */
+  packages: string[];
+  routeMode: ResolvedRouteMode;
+  /** The device the wan interface dials on: parent of the macvlans. */
+  wanDevice: string | null;
+}
+
+export function majorMinor(release: string): [number, number] {
+  const m = /^(\d+)\.(\d+)/.exec(release);
+  return m ? [Number(m[1]), Number(m[2])] : [0, 0];
+}
+
+function atLeast(v: [number, number], major: number, minor: number): boolean {
+  return v[0] > major || (v[0] === major && v[1] >= minor);
+}
+
+function installCmd(facts: RouterFacts, pkg: string): string {
+  return facts.pkg === 'apk' ? `apk add ${pkg}` : `opkg update && opkg install ${pkg}`;
+}
+
+/** Everything setup needs from the router, as problems that name their fix. Pure. */
+export function checkCapabilities(facts: RouterFacts, s: Settings): Capabilities {
+  const problems: Problem[] = [];
+  const add = (what: string, fix: string, pkg?: string) => problems.push(pkg ? { what, fix, pkg } : { what, fix });
+
+  if (!facts.release) {
+    add('this host is not an OpenWrt router (no /etc/openwrt_release)', 'point --host at an OpenWrt 21.02–24.10 router');
+  } else {
+    const [maj] = majorMinor(facts.release.version);
+    if (maj > 0 && maj < 21 && !/snapshot/i.test(facts.release.version)) {
+      add(`OpenWrt ${facts.release.version} is older than 21.02`, 'upgrade the router to OpenWrt 21.02 or newer');
+    }
+  }
+
+  const wan = findSection(facts.config.network, s.wan);
+  let wanDevice: string | null = null;
+  if (!wan || wan.type !== 'interface') {
+    add(`the router has no interface "${s.wan}" in /etc/config/network`, 'pass --wan <interface> naming your PPPoE uplink');
+  } else {
+    const proto = getOption(wan, 'proto');
+    if (proto !== 'pppoe') {
+      add(
+        `interface "${s.wan}" uses proto "${String(proto ?? 'none')}", not pppoe`,
+        'owrt-ecmp multiplies a PPPoE uplink: configure wan as PPPoE first, or pass --wan',
+      );
+    }
+    const dev = getOption(wan, 'device') ?? getOption(wan, 'ifname');
+    wanDevice = typeof dev === 'string' && dev ? dev : null;
+    if (!wanDevice) add(`interface "${s.wan}" has no device`, `set network.${s.wan}.device to the WAN port`);
+  }
+
+  if (!facts.pppoePlugin) {
+    add('the PPPoE plugin for pppd is missing', `install it: ${installCmd(facts, 'ppp-mod-pppoe')}`, 'ppp-mod-pppoe');
+  }
+
+  const needsIpFull =
+    facts.ip.kind === 'busybox' ||
+    !facts.ip.multipath ||
+    ((s.routeMode === 'group' || s.routeMode === 'resilient') && !facts.ip.nexthopObjects);
+  if (needsIpFull) {
+    add(
+      facts.ip.kind === 'busybox'
+        ? 'the router\'s ip is BusyBox ip, which cannot install multipath routes'
+        : 'the router\'s ip lacks the multipath or nexthop support needed',
+      `install the full ip: ${installCmd(facts, 'ip-full')}, or re-run with --install-packages`,
+      'ip-full',
+    );
+  }
+
+  if (s.dials > 1 && !facts.macvlan.available) {
+    add(
+      'the kernel has no macvlan support (kmod-macvlan)',
+      `install it: ${installCmd(facts, 'kmod-macvlan')}, or re-run with --install-packages`,
+      'kmod-macvlan',
+    );
+  }
+
+  for (const key of ['ipv4/fib_multipath_hash_policy', 'ipv6/fib_multipath_hash_policy'] as const) {
+    if (facts.sysctl.get(key) == null) add(`the kernel has no net.${key.replace('/', '.')}`, 'a kernel with multipath routing is needed (every OpenWrt 21.02+ kernel has it)');
+  }
+
+  if (s.ipv6 === 'ecmp' && facts.firewall !== 'fw4') {
+    add('--ipv6 ecmp needs firewall4 (masq6), this router runs ' + (facts.firewall ?? 'no known firewall'), 'use --ipv6 single, or upgrade to OpenWrt 22.03+');
+  }
+
+  const zone = sectionsOfType(facts.config.firewall, 'zone').find((z) => getOption(z, 'name') === 'wan');
+  if (!zone) add('/etc/config/firewall has no zone named "wan"', 'create the wan zone (OpenWrt default) so the dials get NAT');
+
+  for (const sec of sectionsOfType(facts.config.network, 'interface')) {
+    const owned = getOption(sec, 'owrt_ecmp') === '1';
+    const metric = getOption(sec, 'metric');
+    if (!owned && sec.name !== s.wan && metric === String(s.ecmpMetric)) {
+      add(
+        `interface "${sec.name}" uses metric ${s.ecmpMetric}, the metric of the ECMP routes`,
+        'netifd would replace the ECMP route: pass another --ecmp-metric',
+      );
+    }
+  }
+  for (let k = 2; k <= s.dials; k++) {
+    const sec = findSection(facts.config.network, `${s.prefix}${k}`);
+    if (sec && getOption(sec, 'owrt_ecmp') !== '1') {
+      add(`interface "${sec.name}" exists and was not made by owrt-ecmp`, 'pass another --prefix, or rename that interface');
+    }
+  }
+
+  const installingIp = problems.some((x) => x.pkg === 'ip-full');
+  const routeMode = resolveRouteMode(s.routeMode, facts.kernel, {
+    nexthopObjects: facts.ip.nexthopObjects || installingIp,
+    resilient: facts.ip.resilient || installingIp,
+  });
+  const kv = majorMinor(facts.kernel);
+  if (routeMode === 'resilient' && !atLeast(kv, 5, 13)) {
+    add(`resilient nexthop groups need Linux 5.13+, the router runs ${facts.kernel}`, 'use --route-mode group or auto');
+  } else if (routeMode === 'group' && !atLeast(kv, 5, 3)) {
+    add(`nexthop objects need Linux 5.3+, the router runs ${facts.kernel}`, 'use --route-mode multipath or auto');
+  }
+
+  const packages = [...new Set(problems.flatMap((p) => (p.pkg ? [p.pkg] : [])))];
+  return { problems, packages, routeMode, wanDevice };
+}
+
+/**
+ * `auto` → the best the router can do: resilient groups (Linux 5.13+) keep surviving
+ * flows on their dial when one drops; plain groups (5.3+) at least keep the route;
+ * multipath routes are the fallback. Needs the full ip for the first two.
+ */
+export function resolveRouteMode(
+  mode: RouteMode,
+  kernel: string,
+  ip: { nexthopObjects: boolean; resilient: boolean },
+): ResolvedRouteMode {
+  if (mode !== 'auto') return mode;
+  const kv = majorMinor(kernel);
+  if (ip.nexthopObjects && ip.resilient && atLeast(kv, 5, 13)) return 'resilient';
+  if (ip.nexthopObjects && atLeast(kv, 5, 3)) return 'group';
+  return 'multipath';
+}

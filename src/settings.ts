@@ -1,0 +1,56 @@
+/**
+ * The tool's own settings: what `setup` was asked for. They are stored on the router
+ * in the UCI package `owrt_ecmp` (kept across sysupgrade) so that `hotplug`, `status`
+ * and `teardown` work from the router alone.
+ */
+export type Ipv6Mode = 'off' | 'single' | 'ecmp';
+export type RouteMode = 'auto' | 'resilient' | 'group' | 'multipath';
+export const IPV6_MODES: readonly Ipv6Mode[] = ['off', 'single', 'ecmp'];
+export const ROUTE_MODES: readonly RouteMode[] = ['auto', 'resilient', 'group', 'multipath'];
+
+export interface Settings {
+  /** The existing PPPoE interface; it is dial 1 and keeps its device. */
+  wan: string;
+  /** Dial k ≥ 2 is interface `${prefix}${k}`. */
+  prefix: string;
+  dials: number;
+  /** One weight per dial, 1..256. */
+  weights: number[];
+  ipv6: Ipv6Mode;
+  /** fib_multipath_hash_policy for both families: 0 = L3, 1 = L4 (5-tuple). */
+  hashPolicy: 0 | 1;
+  routeMode: RouteMode;
+  /** Metric of the ECMP default routes; must be below every dial's metric. */
+  ecmpMetric: number;
+  /** Dial k gets metric metricBase + k (netifd replaces equal-metric default routes). */
+  metricBase: number;
+  /** Base of nexthop ids, rule priorities and routing tables owned by the tool. */
+  base: number;
+}
+
+export const MAX_DIALS = 64;
+
+export const DEFAULT_SETTINGS: Omit<Settings, 'dials' | 'weights'> = {
+  wan: 'wan',
+  prefix: 'vwan',
+  ipv6: 'single',
+  hashPolicy: 1,
+  routeMode: 'auto',
+  ecmpMetric: 10,
+  metricBase: 40,
+  base: 3000,
+};
+
+/** Interface name of dial k (1-based). */
+export function dialInterface(s: Pick<Settings, 'wan' | 'prefix'>, k: number): string {
+  return k === 1 ? s.wan : `${s.prefix}${k}`;
+}
+
+/** Kernel device netifd gives a PPPoE interface (OpenWrt's ppp.sh default pppname). */
+export function pppDevice(iface: string): string {
+  return `pppoe-${iface}`;
+}
+
+export function macvlanDevice(s: Pick<Settings, 'prefix'>, k: number): string {
+  return `${s.prefix}${k}mv`;
+}

@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { dialMac } from '../../src/plan/dials.js';
+import { isEmpty, planSetup } from '../../src/plan/setup.js';
+import { resolveSettings } from '../../src/options.js';
+import { planData } from '../../src/output/plan.js';
+import { renderBatch } from '../../src/uci/batch.js';
+import { factsFrom } from '../helpers/facts.js';
+
+const stock = () => factsFrom('stock-2305.txt');
+const WAN_PASSWORD = "pa'ss $(reboot) #;x";
+
+describe('planSetup on a stock 23.05 router', () => {
+  it('reads the probe fixture', () => {
+    const f = stock();
+    expect(f.release?.version).toBe('23.05.5');
+    expect(f.ip.kind).toBe('busybox');
+    expect(f.firewall).toBe('fw4');
+    expect(f.macvlan.available).toBe(false);
+  });
+
+  it('names the missing packages and the fixes', () => {
+    const plan = planSetup(resolveSettings({ dials: '4' }), stock(), {});
+    expect(plan.caps.packages.sort()).toEqual(['ip-full', 'kmod-macvlan']);
+    expect(plan.caps.problems.map((p) => p.fix).join('\n')).toMatch(/opkg update && opkg install ip-full/);
+    // 5.15 kernel + ip-full about to be installed → resilient groups
+    expect(plan.caps.routeMode).toBe('resilient');
+  });
+
+  it('creates one macvlan and one PPPoE interface per extra dial, copying wan credentials', () => {
+    const plan = planSetup(resolveSettings({ dials: '4' }), stock(), {});
+    const batch = renderBatch(plan.changes.uci);
+    for (const k of [2, 3, 4]) {
+      expect(batch).toContain(`set network.owrt_ecmp_dev${k}='device'\n`);
+      expect(batch).toContain(`set network.owrt_ecmp_dev${k}.type='macvlan'\n`);
+      expect(batch).toContain(`set network.owrt_ecmp_dev${k}.ifname='wan'\n`);
+      expect(batch).toContain(`set network.owrt_ecmp_dev${k}.name='vwan${k}mv'\n`);
+      expect(batch).toContain(`set network.vwan${k}='interface'\n`);
+      expect(batch).toContain(`set network.vwan${k}.device='vwan${k}mv'\n`);
+      expect(batch).toContain(`set network.vwan${k}.metric='${40 + k}'\n`);
+      expect(batch).toContain(`add_list firewall.@zone[1].network='vwan${k}'\n`);
+    }
+    expect(batch).toContain(`set network.vwan2.password='pa'\\''ss $(reboot) #;x'\n`);
+    expect(batch).toContain("set network.wan.metric='41'\n");
+    expect(batch).toContain("set owrt_ecmp.main.dials='4'\n");
+    expect(batch).toContain("add_list owrt_ecmp.restore.absent='wan_metric'\n");
+    expect(batch).not.toContain('vwan1');
+    expect(plan.secrets).toContain(WAN_PASSWORD);
+  });
+
+  it('never shows the password in the plan', () => {
+    const plan = planSetup(resolveSettings({ dials: '3' }), stock(), { password: 'n3w$ecret' });
+    const shown = JSON.stringify(planData(plan.changes, plan.secrets));
+    expect(shown).not.toContain('n3w$ecret');
+    expect(shown).not.toContain('reboot');
+    expect(shown).toContain('set network.vwan2.password=•••••');
+  });
+
+  it('gives each dial a stable, unicast, locally administered MAC', () => {
+    const a = dialMac('52:54:00:ab:cd:ef', 2);
+    expect(a).toBe(dialMac('52:54:00:AB:CD:EF', 2));
+    expect(a).not.toBe(dialMac('52:54:00:ab:cd:ef', 3));
+    expect(a).toMatch(/^02(:[0-9a-f]{2}){5}$/);
+    const plan = planSetup(resolveSettings({ dials: '2' }), stock(), {});
+    expect(renderBatch(plan.changes.uci)).toContain(`set network.owrt_ecmp_dev2.macaddr='${a}'`);
+  });
+
+  it('reports a non-PPPoE wan, a missing wan zone and taken names as problems', () => {
+    const f = stock();
+    const wan = f.config.network.sections.find((s) => s.name === 'wan');
+    wan?.options.set('proto', 'dhcp');
+    f.config.firewall.sections = f.config.firewall.sections.filter((s) => s.options.get('name') !== 'wan');
+    const plan = planSetup(resolveSettings({ dials: '2' }), f, {});
+    const text = plan.caps.problems.map((p) => p.what).join('\n');
+    expect(text).toMatch(/uses proto "dhcp", not pppoe/);
+    expect(text).toMatch(/no zone named "wan"/);
+  });
+
+  it('keeps an option-style zone network an option', () => {
+    const f = stock();
+    const zone = f.config.firewall.sections.find((s) => s.options.get('name') === 'wan');
+    zone?.options.set('network', 'wan wan6');
+    const plan = planSetup(resolveSettings({ dials: '3' }), f, {});
+    const batch = renderBatch(plan.changes.uci);
+    expect(batch).toContain("set firewall.@zone[1].network='wan wan6 vwan2 vwan3'\n");
+    expect(batch).toContain("set owrt_ecmp.restore.zone_network='wan wan6'\n");
+    expect(batch).not.toContain('add_list firewall');
+  });
+
+  it('sets the sysctls and lists every file in sysupgrade.conf', () => {
+    const plan = planSetup(resolveSettings({ dials: '2' }), stock(), {});
+    expect([...plan.changes.sysctls]).toEqual([
+      ['ipv4/fib_multipath_hash_policy', '1'],
+      ['ipv4/fib_multipath_use_neigh', '1'],
+      ['ipv6/fib_multipath_hash_policy', '1'],
+    ]);
+    expect(plan.changes.sysupgradeAdd).toEqual([
+      '/usr/lib/owrt-ecmp/owrt-ecmp.sh',
+      '/etc/hotplug.d/iface/95-owrt-ecmp',
+      '/etc/sysctl.d/60-owrt-ecmp.conf',
+    ]);
+    expect(isEmpty(plan.changes)).toBe(false);
+    expect(plan.changes.touchesNetwork).toBe(true);
+  });
+});

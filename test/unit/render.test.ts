@@ -1,0 +1,92 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { renderApply, renderConfirm, routesSnippet } from '../../src/apply/script.js';
+import { resolveSettings } from '../../src/options.js';
+import { renderHotplug } from '../../src/plan/files.js';
+import { planSetup } from '../../src/plan/setup.js';
+import { planTeardown } from '../../src/plan/teardown.js';
+import { ROUTER_FILES } from '../../src/paths.js';
+import { render, openwrtFilesDir } from '../../src/render/env.js';
+import { heredocDelimiter, shQuote } from '../../src/render/quote.js';
+import { factsFrom } from '../helpers/facts.js';
+import { ashSyntax, shellcheck } from '../helpers/shellcheck.js';
+
+const settings = resolveSettings({ dials: '4', ipv6: 'ecmp' });
+const facts = factsFrom('stock-2305.txt');
+const plan = planSetup(settings, facts, { password: "it's $(reboot) `id` ;#\\ \"q\" ü" });
+
+const applyScript = renderApply({
+  changes: plan.changes,
+  settings,
+  dials: plan.dials,
+  routeMode: plan.caps.routeMode,
+  configHash: facts.configHash,
+  pkg: 'opkg',
+  rollbackTimeout: 90,
+  after: 'rebuild',
+  before: 'none',
+  owner: 'setup --dials 4',
+});
+
+describe('shell quoting', () => {
+  it.each(["plain", "it's", "$(reboot)", "`id`", 'a"b', 'back\\slash', ' lead', 'ü密码', "''", ''])('shQuote round-trips %j through sh', async (value) => {
+    const { spawnSync } = await import('node:child_process');
+    const r = spawnSync('busybox', ['sh', '-c', `printf '%s' ${shQuote(value)}`], { encoding: 'utf8' });
+    expect(r.stdout).toBe(value);
+  });
+
+  it('picks a heredoc delimiter that is not a line of the body', () => {
+    expect(heredocDelimiter('a\nOWRT_ECMP_EOF\nb')).not.toBe('OWRT_ECMP_EOF');
+    expect(heredocDelimiter('a\nb')).toBe('OWRT_ECMP_EOF');
+  });
+});
+
+describe('rendered router-side shell', () => {
+  const scripts: Record<string, string> = {
+    apply: applyScript,
+    teardown: renderApply({
+      changes: planTeardown(facts).changes,
+      settings,
+      dials: plan.dials,
+      routeMode: 'multipath',
+      configHash: facts.configHash,
+      pkg: 'apk',
+      rollbackTimeout: 60,
+      after: 'none',
+      before: 'flush',
+      owner: 'teardown',
+    }),
+    confirm: renderConfirm(plan.dials, 30),
+    hotplug: renderHotplug(settings, plan.dials, 'resilient'),
+    probe: render('probe.sh', { files: ROUTER_FILES }),
+    status: render('status.sh', { hotplug: '/h', library: '/l' }),
+    doctor: render('doctor.sh', {}),
+    rebuild: routesSnippet('rebuild', settings, plan.dials, 'group'),
+    library: readFileSync(join(openwrtFilesDir, 'owrt-ecmp.sh'), 'utf8'),
+  };
+
+  it.each(Object.keys(scripts))('%s passes shellcheck -s sh and BusyBox ash parses it', (name) => {
+    const text = scripts[name] ?? '';
+    expect(text.length).toBeGreaterThan(50);
+    expect(shellcheck(text)).toBe('');
+    expect(ashSyntax(text)).toBe('');
+  });
+
+  it('puts the password only inside the quoted heredoc fed to uci batch', () => {
+    const pw = "it's $(reboot) `id` ;#\\ \"q\" ü";
+    const quoted = `'it'\\''s $(reboot) \`id\` ;#\\ "q" ü'`;
+    expect(applyScript).toContain(`set network.vwan2.password=${quoted}`);
+    const lines = applyScript.split('\n').filter((l) => l.includes('$(reboot)'));
+    expect(lines.every((l) => l.startsWith('set network.vwan') && l.includes('.password='))).toBe(true);
+    expect(applyScript).not.toMatch(new RegExp(`^[^s].*${pw.slice(0, 4)}`, 'm'));
+  });
+
+  it('the hotplug glue carries dials, metric and modes, and nothing secret', () => {
+    const glue = scripts.hotplug ?? '';
+    expect(glue).toContain("export OWRT_ECMP_DIALS='wan:1:1 vwan2:2:1 vwan3:3:1 vwan4:4:1'");
+    expect(glue).toContain("export OWRT_ECMP_ROUTE_MODE='resilient'");
+    expect(glue).toContain("export OWRT_ECMP_IPV6='ecmp'");
+    expect(glue).not.toMatch(/password|reboot/);
+  });
+});
