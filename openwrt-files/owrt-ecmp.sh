@@ -13,8 +13,8 @@
 #   OWRT_ECMP_ROUTE_MODE  resilient | group | multipath
 #   OWRT_ECMP_BASE        base of nexthop ids, rule priorities and table numbers
 
-OWRT_ECMP_LOCK=/var/lock/owrt-ecmp.lock
-OWRT_ECMP_STATE=/var/run/owrt-ecmp.state
+OWRT_ECMP_LOCK=${OWRT_ECMP_LOCK:-/var/lock/owrt-ecmp.lock}
+OWRT_ECMP_STATE=${OWRT_ECMP_STATE:-/var/run/owrt-ecmp.state}
 OWRT_ECMP_BUCKETS=128
 
 owrt_ecmp_log() {
