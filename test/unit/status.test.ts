@@ -1,0 +1,122 @@
+import { describe, expect, it } from 'vitest';
+import { resolveSettings } from '../../src/options.js';
+import { planDials } from '../../src/plan/dials.js';
+import { renderHotplug } from '../../src/plan/files.js';
+import { formatStatus } from '../../src/output/status.js';
+import { buildStatus } from '../../src/report/status.js';
+
+const settings = resolveSettings({ dials: '3', weights: '2,1,1' });
+const ownConfig = `
+config owrt_ecmp 'main'
+	option wan 'wan'
+	option prefix 'vwan'
+	option dials '3'
+	list weight '2'
+	list weight '1'
+	list weight '1'
+	option ipv6 'single'
+	option hash_policy '1'
+	option route_mode 'auto'
+	option ecmp_metric '10'
+	option metric_base '40'
+	option base '3000'
+`;
+
+function iface(name: string, up: boolean, extra: object = {}) {
+  return {
+    interface: name,
+    up,
+    pending: !up,
+    available: true,
+    autostart: true,
+    dynamic: false,
+    proto: 'pppoe',
+    device: name === 'wan' ? 'wan' : `${name}mv`,
+    data: {},
+    ...(up ? { uptime: 3725, l3_device: `pppoe-${name}`, 'ipv4-address': [{ address: `100.64.0.${name.length}`, mask: 32 }] } : {}),
+    ...extra,
+  };
+}
+
+// `ip -j -d -4 route show default` from a real kernel (6.18, iproute2 6.1) with a resilient group
+const ROUTES4 = JSON.stringify([
+  {
+    type: 'unicast', dst: 'default', nhid: 3000, protocol: 'boot', scope: 'global', metric: 10, flags: [],
+    nh_info: { id: 3000, group: [{ id: 3001, weight: 2 }, { id: 3002 }], type: 'resilient', scope: 'global', protocol: 'unspec', flags: [] },
+    nexthops: [{ dev: 'pppoe-wan', weight: 2, flags: [] }, { dev: 'pppoe-vwan2', weight: 1, flags: [] }],
+  },
+  { type: 'unicast', dst: 'default', dev: 'pppoe-vwan2', protocol: 'boot', scope: 'link', metric: 42, flags: [] },
+]);
+
+function sections(over: Record<string, string> = {}): Map<string, string> {
+  const m = new Map<string, string>([
+    ['config_owrt_ecmp', ownConfig],
+    ['kernel', '6.1.0-27-amd64'],
+    ['ip_version', 'ip utility, iproute2-6.1.0, libbpf 1.1.0'],
+    ['ip_nexthop', 'yes'],
+    ['ip_resilient', 'yes'],
+    ['ubus_dump', JSON.stringify({ interface: [
+      iface('wan', true),
+      iface('vwan2', true),
+      iface('vwan3', false, { errors: [{ subsystem: 'pppoe', code: 'AUTH_TOPEER_FAILED' }] }),
+    ] })],
+    ['routes4', ROUTES4],
+    ['routes6', '[]'],
+    ['sysctl', 'ipv4/fib_multipath_hash_policy=1\nipv4/fib_multipath_use_neigh=1\nipv6/fib_multipath_hash_policy=1'],
+    ['hotplug', renderHotplug(settings, planDials(settings, 'wan', 'x'), 'resilient')],
+    ['library_sum', 'abc123'],
+    ['stats', 'pppoe-wan 1048576 2048\npppoe-vwan2 10 20'],
+    ['rollback', ''],
+  ]);
+  for (const [k, v] of Object.entries(over)) m.set(k, v);
+  return m;
+}
+
+describe('buildStatus', () => {
+  it('joins ubus state, kernel nexthops and counters per dial', () => {
+    const r = buildStatus(sections());
+    expect(r.schemaVersion).toBe(1);
+    expect(r.routeMode).toBe('resilient');
+    expect(r.ecmp.nhid4).toBe(3000);
+    expect(r.dials.map((d) => [d.interface, d.state, d.inIpv4Ecmp, d.weight])).toEqual([
+      ['wan', 'up', true, 2],
+      ['vwan2', 'up', true, 1],
+      ['vwan3', 'connecting', false, 1],
+    ]);
+    expect(r.dials[0]).toMatchObject({ device: 'pppoe-wan', uptimeSeconds: 3725, rxBytes: 1048576, txBytes: 2048, ipv4: '100.64.0.3' });
+    expect(r.dials[2]?.lastError).toBe('pppoe: AUTH_TOPEER_FAILED');
+    expect(r.hotplug).toEqual({ installed: true, matches: true });
+    expect(r.healthy).toBe(false);
+    expect(r.problems).toEqual(['dial 3 (vwan3) is connecting: pppoe: AUTH_TOPEER_FAILED']);
+    const text = formatStatus(r);
+    expect(text).toMatch(/wan\s+pppoe-wan\s+up\s+1h02m\s+100\.64\.0\.3\s+yes/);
+    expect(text).toContain('IPv4 ECMP nexthops: pppoe-wan w2, pppoe-vwan2 w1 (group 3000)');
+  });
+
+  it('is healthy when every dial is up and in the route', () => {
+    const all = JSON.stringify({ interface: [iface('wan', true), iface('vwan2', true), iface('vwan3', true)] });
+    const routes = JSON.parse(ROUTES4);
+    routes[0].nexthops.push({ dev: 'pppoe-vwan3', weight: 1, flags: [] });
+    const r = buildStatus(sections({ ubus_dump: all, routes4: JSON.stringify(routes) }));
+    expect(r.problems).toEqual([]);
+    expect(r.healthy).toBe(true);
+  });
+
+  it('flags a stale hotplug script, a wrong hash policy and dead nexthops', () => {
+    const routes = JSON.parse(ROUTES4);
+    routes[0].nexthops[1].flags = ['dead', 'linkdown'];
+    const r = buildStatus(
+      sections({ hotplug: '# old\n', sysctl: 'ipv4/fib_multipath_hash_policy=0\nipv6/fib_multipath_hash_policy=1', routes4: JSON.stringify(routes) }),
+    );
+    expect(r.problems).toContain('dial 2 (vwan2) is up but not in the IPv4 ECMP route');
+    expect(r.problems.join('\n')).toMatch(/hotplug script differs/);
+    expect(r.problems.join('\n')).toMatch(/fib_multipath_hash_policy is 0, expected 1/);
+  });
+
+  it('says when the router is not set up', () => {
+    const r = buildStatus(sections({ config_owrt_ecmp: '' }));
+    expect(r.configured).toBe(false);
+    expect(r.healthy).toBe(false);
+    expect(r.problems[0]).toMatch(/not set up/);
+  });
+});
