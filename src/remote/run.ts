@@ -14,10 +14,28 @@ export interface ScriptResult {
 
 /**
  * One round trip: the script goes to `sh -s` on stdin (nothing in argv, so secrets in
- * it never show up in `ps`), runs in a subshell so an `exit` cannot skip the sentinel.
+ * it never show up in `ps`). It runs in a subshell, parsed whole before it starts, so a
+ * dropped connection cannot cut it short and an `exit` cannot skip the sentinel. Its
+ * output goes to a file that the outer shell prints afterwards: nothing it starts (the
+ * rollback watchdog, daemons a reload spawns) holds the SSH channel open, and a closed
+ * channel cannot kill it with SIGPIPE halfway through.
  */
+export function wrapScript(script: string): string {
+  return [
+    "trap '' HUP PIPE",
+    'o=/tmp/owrt-ecmp-out.$$',
+    '(',
+    script,
+    ') >"$o" 2>"$o.err" </dev/null',
+    'rc=$?',
+    'cat "$o"; cat "$o.err" >&2; rm -f "$o" "$o.err"',
+    `printf '\n${SECTION_MARK}rc=%s@@\n' "$rc"`,
+    '',
+  ].join('\n');
+}
+
 export async function runScript(t: Transport, script: string, what: string, timeoutMs = 120_000): Promise<ScriptResult> {
-  const wrapped = `(\n${script}\n)\nprintf '\\n${SECTION_MARK}rc=%s@@\\n' "$?"\n`;
+  const wrapped = wrapScript(script);
   const res = await t.exec('sh -s', { stdin: wrapped, timeoutMs });
   const stdout = res.stdout.toString('utf8');
   const stderr = res.stderr.toString('utf8');

@@ -9,6 +9,7 @@ import { planTeardown } from '../../src/plan/teardown.js';
 import { ROUTER_FILES } from '../../src/paths.js';
 import { render, openwrtFilesDir } from '../../src/render/env.js';
 import { heredocDelimiter, shQuote } from '../../src/render/quote.js';
+import { parseSections, wrapScript } from '../../src/remote/run.js';
 import { factsFrom } from '../helpers/facts.js';
 import { ashSyntax, shellcheck } from '../helpers/shellcheck.js';
 
@@ -64,6 +65,7 @@ describe('rendered router-side shell', () => {
     doctor: render('doctor.sh', {}),
     rebuild: routesSnippet('rebuild', settings, plan.dials, 'group'),
     library: readFileSync(join(openwrtFilesDir, 'owrt-ecmp.sh'), 'utf8'),
+    wrapped: wrapScript(applyScript),
   };
 
   it.each(Object.keys(scripts))('%s passes shellcheck -s sh and BusyBox ash parses it', (name) => {
@@ -88,5 +90,24 @@ describe('rendered router-side shell', () => {
     expect(glue).toContain("export OWRT_ECMP_ROUTE_MODE='resilient'");
     expect(glue).toContain("export OWRT_ECMP_IPV6='ecmp'");
     expect(glue).not.toMatch(/password|reboot/);
+  });
+});
+
+describe('round-trip wrapper', () => {
+  it('delivers sections, stderr and the exit status even when the script exits early', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const script = "printf '\\n@@owrt-ecmp:a@@\\none\\n'; echo oops >&2; exit 3; echo never";
+    const r = spawnSync('busybox', ['sh', '-s'], { input: wrapScript(script), encoding: 'utf8' });
+    expect(r.stdout).toMatch(/@@owrt-ecmp:rc=3@@/);
+    expect(r.stderr).toBe('oops\n');
+    expect(parseSections(r.stdout.slice(0, r.stdout.indexOf('@@owrt-ecmp:rc='))).get('a')).toBe('one');
+  });
+
+  it('does not wait for background processes the script leaves behind', async () => {
+    const { spawnSync } = await import('node:child_process');
+    // a background child holding the channel's stdout would keep the exec open for 30 s
+    const r = spawnSync('busybox', ['sh', '-s'], { input: wrapScript('( sleep 30 ) &\necho done'), encoding: 'utf8', timeout: 10_000 });
+    expect(r.error).toBeUndefined();
+    expect(r.stdout).toMatch(/done/);
   });
 });
