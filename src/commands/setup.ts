@@ -1,6 +1,6 @@
 import { renderApply, renderConfirm } from '../apply/script.js';
 import { runApply, runConfirm } from '../apply/index.js';
-import { CapabilityError, ConflictError, ExitCode } from '../errors.js';
+import { CapabilityError, ConflictError, ExitCode, UsageError } from '../errors.js';
 import { type Credentials, type RawSetupOptions, resolveCredentials, resolveSettings } from '../options.js';
 import { formatPlan, planData } from '../output/plan.js';
 import { formatStatus } from '../output/status.js';
@@ -89,7 +89,7 @@ export async function setupCommand(o: SetupOptions): Promise<number> {
   const rollbackTimeout = parseIntOption('--rollback-timeout', o.rollbackTimeout ?? '90', 30, 3600);
   const wait = parseIntOption('--wait', o.wait ?? '60', 0, 600);
   if (wait + 20 > rollbackTimeout) {
-    throw new CapabilityError(`--wait ${wait} must leave at least 20 s before the rollback timeout ${rollbackTimeout}`);
+    throw new UsageError(`--wait ${wait} must leave at least 20 s before the rollback timeout ${rollbackTimeout}`);
   }
   return withSession(o, async (s) => {
     s.addSecrets([creds.password, creds.username].filter((x): x is string => Boolean(x)));
