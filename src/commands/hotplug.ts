@@ -42,7 +42,17 @@ export async function hotplugCommand(o: HotplugOptions): Promise<number> {
     process.stdout.write(`${formatPlan(plan.changes, s.secretList, Boolean(o.verbose))}\n`);
     if (o.dryRun) return ExitCode.ok;
     if (isEmpty(plan.changes)) s.log.step('router-side files are up to date; rebuilding the routes');
-    const status = await applyAndVerify(s, plan, facts, { rollbackTimeout: 90, wait: 0, owner: 'hotplug', after: 'rebuild', before: 'none' });
+    const status = await applyAndVerify(s, {
+      ...plan,
+      routeMode: plan.caps.routeMode,
+      facts,
+      rollbackTimeout: 90,
+      wait: 0,
+      confirmDials: [],
+      owner: 'hotplug',
+      after: 'rebuild',
+      before: 'none',
+    });
     if (o.json) process.stdout.write(`${JSON.stringify({ schemaVersion: 1, status }, null, 2)}\n`);
     else process.stdout.write(`\n${formatStatus(status)}\n`);
     return status.healthy ? ExitCode.ok : ExitCode.unhealthy;

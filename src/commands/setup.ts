@@ -6,7 +6,10 @@ import { formatPlan, planData } from '../output/plan.js';
 import { formatStatus } from '../output/status.js';
 import type { Problem } from '../plan/capabilities.js';
 import { readSettings } from '../plan/store.js';
-import { isEmpty, planSetup, type SetupPlan } from '../plan/setup.js';
+import { type Changes, isEmpty, planSetup, type SetupPlan } from '../plan/setup.js';
+import type { ResolvedRouteMode } from '../plan/capabilities.js';
+import type { Dial } from '../plan/dials.js';
+import type { Settings } from '../settings.js';
 import { probeRouter, type RouterFacts } from '../probe/index.js';
 import { render } from '../render/env.js';
 import { runScript } from '../remote/run.js';
@@ -49,33 +52,46 @@ export function statusScript(): string {
   return render('status.sh', { hotplug: ROUTER_PATHS.hotplug, library: ROUTER_PATHS.library });
 }
 
-/** Apply a plan's changes, then confirm over a new connection and read the status. */
-export async function applyAndVerify(
-  s: Session,
-  plan: SetupPlan,
-  facts: RouterFacts,
-  opts: { rollbackTimeout: number; wait: number; owner: string; after: 'rebuild' | 'none'; before: 'flush' | 'none' },
-): Promise<StatusReport> {
+export interface ApplyJob {
+  changes: Changes;
+  settings: Settings;
+  dials: Dial[];
+  routeMode: ResolvedRouteMode;
+  facts: RouterFacts;
+  rollbackTimeout: number;
+  /** seconds the confirmation waits for `confirmDials` to come up */
+  wait: number;
+  confirmDials: Dial[];
+  owner: string;
+  after: 'rebuild' | 'none';
+  before: 'flush' | 'none';
+}
+
+/**
+ * Apply changes in one round trip; when they touch network or firewall config, confirm
+ * over a new connection (the proof the router is still reachable). Then read the status.
+ */
+export async function applyAndVerify(s: Session, job: ApplyJob): Promise<StatusReport> {
   const t = await s.transport();
-  s.log.step(plan.changes.touchesNetwork ? `applying (automatic rollback in ${opts.rollbackTimeout} s unless confirmed)` : 'applying');
+  s.log.step(job.changes.touchesNetwork ? `applying (automatic rollback in ${job.rollbackTimeout} s unless confirmed)` : 'applying');
   const script = renderApply({
-    changes: plan.changes,
-    settings: plan.settings,
-    dials: plan.dials,
-    routeMode: plan.caps.routeMode,
-    configHash: facts.configHash,
-    pkg: facts.pkg,
-    rollbackTimeout: opts.rollbackTimeout,
-    after: opts.after,
-    before: opts.before,
-    owner: opts.owner,
+    changes: job.changes,
+    settings: job.settings,
+    dials: job.dials,
+    routeMode: job.routeMode,
+    configHash: job.facts.configHash,
+    pkg: job.facts.pkg,
+    rollbackTimeout: job.rollbackTimeout,
+    after: job.after,
+    before: job.before,
+    owner: job.owner,
   });
   const applied = await runApply(t, script, s.secretList);
   if (applied.rollbackArmed) {
     s.log.step('confirming over a new SSH connection');
     const fresh = await s.fresh();
-    const confirmed = await runConfirm(fresh, `${renderConfirm(plan.dials, opts.wait)}\n${statusScript()}`);
-    s.log.step(`confirmed; ${confirmed.dialsUp}/${plan.dials.length} dial(s) up after ${confirmed.waitedSeconds} s`);
+    const confirmed = await runConfirm(fresh, `${renderConfirm(job.confirmDials, job.wait)}\n${statusScript()}`);
+    s.log.step(`confirmed; ${confirmed.dialsUp}/${job.confirmDials.length} dial(s) up after ${confirmed.waitedSeconds} s`);
     return buildStatus(confirmed.sections);
   }
   const res = await runScript(t, statusScript(), 'status');
@@ -115,9 +131,13 @@ export async function setupCommand(o: SetupOptions): Promise<number> {
       return ExitCode.ok;
     }
     if (!(await confirmChange(`Apply these changes to ${s.target.host}?`, o.yes))) return ExitCode.failure;
-    const status = await applyAndVerify(s, plan, facts, {
+    const status = await applyAndVerify(s, {
+      ...plan,
+      routeMode: plan.caps.routeMode,
+      facts,
       rollbackTimeout,
       wait,
+      confirmDials: plan.dials,
       owner: `setup --dials ${settings.dials}`,
       after: 'rebuild',
       before: 'none',

@@ -1,5 +1,3 @@
-import { renderApply, renderConfirm } from '../apply/script.js';
-import { runApply, runConfirm } from '../apply/index.js';
 import { ExitCode } from '../errors.js';
 import { parseIntOption } from '../options.js';
 import { formatPlan, planData } from '../output/plan.js';
@@ -9,7 +7,7 @@ import { isEmpty } from '../plan/setup.js';
 import { planTeardown } from '../plan/teardown.js';
 import { probeRouter } from '../probe/index.js';
 import { DEFAULT_SETTINGS } from '../settings.js';
-import { checkIdle } from './setup.js';
+import { applyAndVerify, checkIdle } from './setup.js';
 import { confirmChange } from './confirm-prompt.js';
 import { type GlobalOptions, withSession } from './session.js';
 
@@ -41,27 +39,19 @@ export async function teardownCommand(o: TeardownOptions): Promise<number> {
       return ExitCode.ok;
     }
     if (!(await confirmChange(`Remove owrt-ecmp from ${s.target.host}?`, o.yes))) return ExitCode.failure;
-    const routeMode = resolveRouteMode(settings.routeMode, facts.kernel, facts.ip);
-    const applied = await runApply(
-      await s.transport(),
-      renderApply({
-        changes: plan.changes,
-        settings,
-        dials,
-        routeMode,
-        configHash: facts.configHash,
-        pkg: facts.pkg,
-        rollbackTimeout,
-        after: 'none',
-        before: 'flush',
-        owner: 'teardown',
-      }),
-      s.secretList,
-    );
-    if (applied.rollbackArmed) {
-      s.log.step('confirming over a new SSH connection');
-      await runConfirm(await s.fresh(), renderConfirm(dials.slice(0, 1), 30));
-    }
+    await applyAndVerify(s, {
+      changes: plan.changes,
+      settings,
+      dials,
+      routeMode: resolveRouteMode(settings.routeMode, facts.kernel, facts.ip),
+      facts,
+      rollbackTimeout,
+      wait: 30,
+      confirmDials: dials.slice(0, 1),
+      owner: 'teardown',
+      after: 'none',
+      before: 'flush',
+    });
     s.log.step('owrt-ecmp removed; the router is back to its configuration before setup');
     return ExitCode.ok;
   });
