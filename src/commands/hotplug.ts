@@ -39,7 +39,7 @@ export async function hotplugCommand(o: HotplugOptions): Promise<number> {
     plan.changes.touchesNetwork = false;
     gate(plan, o.installPackages);
     checkIdle(facts);
-    process.stdout.write(`${formatPlan(plan.changes, s.secretList, Boolean(o.verbose))}\n`);
+    process.stdout.write(`${formatPlan(plan.changes, s.secretList, Boolean(o.debug))}\n`);
     if (o.dryRun) return ExitCode.ok;
     if (isEmpty(plan.changes)) s.log.step('router-side files are up to date; rebuilding the routes');
     const status = await applyAndVerify(s, {

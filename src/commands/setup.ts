@@ -124,7 +124,7 @@ export async function setupCommand(o: SetupOptions): Promise<number> {
       process.stdout.write(`${JSON.stringify({ schemaVersion: 1, dryRun: true, changes: !empty, plan: planData(plan.changes, s.secretList) }, null, 2)}\n`);
       return ExitCode.ok;
     }
-    if (!o.json) process.stdout.write(`${formatPlan(plan.changes, s.secretList, Boolean(o.verbose))}\n`);
+    if (!o.json) process.stdout.write(`${formatPlan(plan.changes, s.secretList, Boolean(o.debug))}\n`);
     if (o.dryRun) return ExitCode.ok;
     if (empty) {
       s.log.step('the router already matches: no changes');

@@ -24,7 +24,9 @@ hbs.registerHelper('sh', (value: unknown) => {
 hbs.registerHelper('heredoc', function (this: unknown, options: Handlebars.HelperOptions) {
   const body = options.fn(this);
   const delim = heredocDelimiter(body);
-  return `<<'${delim}'\n${body.endsWith('\n') ? body : `${body}\n`}${delim}`;
+  // the closing delimiter ends its line here: Handlebars drops the newline after a
+  // standalone `{{/heredoc}}`, and a delimiter with anything after it does not close
+  return `<<'${delim}'\n${body.endsWith('\n') ? body : `${body}\n`}${delim}\n`;
 });
 hbs.registerHelper('json', (value: unknown) => JSON.stringify(value));
 hbs.registerHelper('eq', (a: unknown, b: unknown) => a === b);

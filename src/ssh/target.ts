@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
-import { isAbsolute, join } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import SSHConfig from 'ssh-config';
 import { UsageError } from '../errors.js';
 
@@ -134,7 +134,8 @@ export function resolveTarget(o: TargetOptions, env: NodeJS.ProcessEnv = process
     throw new UsageError(`bad connect timeout ${o.connectTimeoutMs} ms`);
   }
   if (o.port !== undefined) parsePort(String(o.port), 'the port option');
-  const identity = o.identity === undefined ? undefined : expand(o.identity, ctx, { host: '', user: '', port: 0, alias: '' });
+  // like `ssh -i`, a relative --identity is relative to the working directory
+  const identity = o.identity === undefined ? undefined : resolve(expand(o.identity, ctx, { host: '', user: '', port: 0, alias: '' }));
   if (identity !== undefined && !existsSync(identity)) {
     throw new UsageError(`identity file ${identity} does not exist`);
   }

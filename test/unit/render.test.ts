@@ -75,6 +75,18 @@ describe('rendered router-side shell', () => {
     expect(ashSyntax(text)).toBe('');
   });
 
+  it.each(Object.keys(scripts))('%s closes every heredoc on a line of its own', (name) => {
+    const lines = (scripts[name] ?? '').split('\n');
+    for (let i = 0; i < lines.length; i++) {
+      const m = /<<'([A-Z_0-9]+)'$/.exec(lines[i] ?? '');
+      if (!m) continue;
+      const end = lines.indexOf(m[1] ?? '', i + 1);
+      expect(end, `heredoc ${m[1]} opened on line ${i + 1} is never closed`).toBeGreaterThan(i);
+      // nothing between that is itself a heredoc opener: bodies do not swallow script
+      expect(lines.slice(i + 1, end).some((l) => /^[a-z].*<<'/.test(l))).toBe(false);
+    }
+  });
+
   it('puts the password only inside the quoted heredoc fed to uci batch', () => {
     const pw = "it's $(reboot) `id` ;#\\ \"q\" ü";
     const quoted = `'it'\\''s $(reboot) \`id\` ;#\\ "q" ü'`;
