@@ -83,6 +83,7 @@ export function buildProgram(): Command {
     .option('--print', 'print the hotplug script that would be installed, change nothing')
     .option('--install-packages', 'reinstall ip-full / kmod-macvlan (a sysupgrade removes them)')
     .option('--dry-run', 'print the changes and change nothing')
+    .option('--wait <s>', 'seconds to wait for the dials to come up', '60')
     .action(async (opts) => {
       process.exitCode = await hotplugCommand(opts);
     });

@@ -36,6 +36,8 @@ export interface ApplyInput {
   /** what to do with routes before files change (teardown flushes with the old library) */
   before: 'flush' | 'none';
   owner: string;
+  /** dials to bring up again if their macvlan is missing (after packages were installed) */
+  retry?: Dial[];
 }
 
 /** Render the whole apply transaction (see templates/apply.sh.hbs). Pure. */
@@ -62,6 +64,7 @@ export function renderApply(a: ApplyInput): string {
     sysupgradeRemove: c.sysupgradeRemove,
     sysctls: [...c.sysctls].map(([k, value]) => ({ proc: `/proc/sys/net/${k}`, value })),
     touchesNetwork: c.touchesNetwork,
+    retry: (a.retry ?? []).map((d) => ({ iface: d.iface, l2: d.l2 })),
     routesBefore: routesSnippet(a.before, a.settings, a.dials, a.routeMode),
     routesNow: routesSnippet(a.after, a.settings, a.dials, a.routeMode),
     routesFlush: routesSnippet('flush', a.settings, a.dials, a.routeMode),
@@ -69,6 +72,11 @@ export function renderApply(a: ApplyInput): string {
   });
 }
 
+/** Read-only: wait up to `waitSeconds` for the dials; prints a `waited` section "<seconds> <up>". */
+export function renderWait(dials: Dial[], waitSeconds: number): string {
+  return render('wait.sh', { dials: dials.map((d) => d.iface), wait: String(waitSeconds) });
+}
+
 export function renderConfirm(dials: Dial[], waitSeconds: number): string {
-  return render('confirm.sh', { dials: dials.map((d) => d.iface), wait: String(waitSeconds) });
+  return render('confirm.sh', { waitLoop: renderWait(dials, waitSeconds) });
 }

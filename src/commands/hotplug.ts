@@ -1,4 +1,5 @@
 import { CapabilityError, ExitCode } from '../errors.js';
+import { parseIntOption } from '../options.js';
 import { formatPlan } from '../output/plan.js';
 import { formatStatus } from '../output/status.js';
 import { renderHotplug } from '../plan/files.js';
@@ -12,6 +13,7 @@ export interface HotplugOptions extends GlobalOptions {
   print?: boolean;
   installPackages?: boolean;
   dryRun?: boolean;
+  wait?: string;
 }
 
 /**
@@ -47,8 +49,9 @@ export async function hotplugCommand(o: HotplugOptions): Promise<number> {
       routeMode: plan.caps.routeMode,
       facts,
       rollbackTimeout: 90,
-      wait: 0,
-      confirmDials: [],
+      wait: parseIntOption('--wait', o.wait ?? '60', 0, 600),
+      confirmDials: plan.dials,
+      retry: plan.dials.slice(1),
       owner: 'hotplug',
       after: 'rebuild',
       before: 'none',

@@ -1,6 +1,6 @@
-import { renderApply, renderConfirm } from '../apply/script.js';
+import { renderApply, renderConfirm, renderWait } from '../apply/script.js';
 import { runApply, runConfirm } from '../apply/index.js';
-import { CapabilityError, ConflictError, ExitCode, UsageError } from '../errors.js';
+import { CapabilityError, ConflictError, ExitCode, RemoteError, UsageError } from '../errors.js';
 import { type Credentials, type RawSetupOptions, resolveCredentials, resolveSettings } from '../options.js';
 import { formatPlan, planData } from '../output/plan.js';
 import { formatStatus } from '../output/status.js';
@@ -65,6 +65,7 @@ export interface ApplyJob {
   owner: string;
   after: 'rebuild' | 'none';
   before: 'flush' | 'none';
+  retry?: Dial[];
 }
 
 /**
@@ -85,17 +86,20 @@ export async function applyAndVerify(s: Session, job: ApplyJob): Promise<StatusR
     after: job.after,
     before: job.before,
     owner: job.owner,
+    ...(job.retry ? { retry: job.retry } : {}),
   });
-  const applied = await runApply(t, script, s.secretList);
-  if (applied.rollbackArmed) {
+  if (job.changes.touchesNetwork) {
+    const applied = await runApply(t, script, s.secretList);
+    if (!applied.rollbackArmed) throw new RemoteError('the router did not arm the rollback; nothing to confirm');
     s.log.step('confirming over a new SSH connection');
     const fresh = await s.fresh();
     const confirmed = await runConfirm(fresh, `${renderConfirm(job.confirmDials, job.wait)}\n${statusScript()}`);
     s.log.step(`confirmed; ${confirmed.dialsUp}/${job.confirmDials.length} dial(s) up after ${confirmed.waitedSeconds} s`);
     return buildStatus(confirmed.sections);
   }
-  const res = await runScript(t, statusScript(), 'status');
-  return buildStatus(res.sections);
+  // nothing that could cut us off: apply, wait for the dials and read the status in one round trip
+  const applied = await runApply(t, `(\n${script}\n) || exit $?\n${renderWait(job.confirmDials, job.wait)}\n${statusScript()}`, s.secretList);
+  return buildStatus(applied.sections);
 }
 
 export async function setupCommand(o: SetupOptions): Promise<number> {

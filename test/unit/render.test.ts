@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { renderApply, renderConfirm, routesSnippet } from '../../src/apply/script.js';
+import { renderApply, renderConfirm, renderWait, routesSnippet } from '../../src/apply/script.js';
 import { resolveSettings } from '../../src/options.js';
 import { renderHotplug } from '../../src/plan/files.js';
 import { planSetup } from '../../src/plan/setup.js';
@@ -59,6 +59,19 @@ describe('rendered router-side shell', () => {
       owner: 'teardown',
     }),
     confirm: renderConfirm(plan.dials, 30),
+    hotplugApply: `(\n${renderApply({
+      changes: { ...plan.changes, uci: [], touchesNetwork: false },
+      settings,
+      dials: plan.dials,
+      routeMode: 'group',
+      configHash: facts.configHash,
+      pkg: 'opkg',
+      rollbackTimeout: 90,
+      after: 'rebuild',
+      before: 'none',
+      owner: 'hotplug',
+      retry: plan.dials.slice(1),
+    })}\n) || exit $?\n${renderWait(plan.dials, 60)}`,
     hotplug: renderHotplug(settings, plan.dials, 'resilient'),
     probe: render('probe.sh', { files: ROUTER_FILES }),
     status: render('status.sh', { hotplug: '/h', library: '/l' }),
