@@ -73,10 +73,11 @@ export function renderApply(a: ApplyInput): string {
 }
 
 /** Read-only: wait up to `waitSeconds` for the dials; prints a `waited` section "<seconds> <up>". */
-export function renderWait(dials: Dial[], waitSeconds: number): string {
-  return render('wait.sh', { dials: dials.map((d) => d.iface), wait: String(waitSeconds) });
+export function renderWait(dials: Dial[], waitSeconds: number, ecmpMetric?: number): string {
+  return render('wait.sh', { dials: dials.map((d) => d.iface), wait: String(waitSeconds), metric: ecmpMetric ? String(ecmpMetric) : '' });
 }
 
-export function renderConfirm(dials: Dial[], waitSeconds: number): string {
-  return render('confirm.sh', { waitLoop: renderWait(dials, waitSeconds) });
+/** `ecmpMetric`: also wait for the ECMP route to hold every up dial (not for teardown). */
+export function renderConfirm(dials: Dial[], waitSeconds: number, ecmpMetric?: number): string {
+  return render('confirm.sh', { waitLoop: renderWait(dials, waitSeconds, ecmpMetric) });
 }

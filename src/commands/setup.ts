@@ -93,12 +93,12 @@ export async function applyAndVerify(s: Session, job: ApplyJob): Promise<StatusR
     if (!applied.rollbackArmed) throw new RemoteError('the router did not arm the rollback; nothing to confirm');
     s.log.step('confirming over a new SSH connection');
     const fresh = await s.fresh();
-    const confirmed = await runConfirm(fresh, `${renderConfirm(job.confirmDials, job.wait)}\n${statusScript()}`);
+    const confirmed = await runConfirm(fresh, `${renderConfirm(job.confirmDials, job.wait, job.after === 'rebuild' ? job.settings.ecmpMetric : undefined)}\n${statusScript()}`);
     s.log.step(`confirmed; ${confirmed.dialsUp}/${job.confirmDials.length} dial(s) up after ${confirmed.waitedSeconds} s`);
     return buildStatus(confirmed.sections);
   }
   // nothing that could cut us off: apply, wait for the dials and read the status in one round trip
-  const applied = await runApply(t, `(\n${script}\n) || exit $?\n${renderWait(job.confirmDials, job.wait)}\n${statusScript()}`, s.secretList);
+  const applied = await runApply(t, `(\n${script}\n) || exit $?\n${renderWait(job.confirmDials, job.wait, job.after === 'rebuild' ? job.settings.ecmpMetric : undefined)}\n${statusScript()}`, s.secretList);
   return buildStatus(applied.sections);
 }
 

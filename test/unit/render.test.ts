@@ -58,7 +58,8 @@ describe('rendered router-side shell', () => {
       before: 'flush',
       owner: 'teardown',
     }),
-    confirm: renderConfirm(plan.dials, 30),
+    confirm: renderConfirm(plan.dials, 30, 10),
+    confirmTeardown: renderConfirm(plan.dials.slice(0, 1), 30),
     hotplugApply: `(\n${renderApply({
       changes: { ...plan.changes, uci: [], touchesNetwork: false },
       settings,
