@@ -74,7 +74,7 @@ export function renderApply(a: ApplyInput): string {
 
 /** Read-only: wait up to `waitSeconds` for the dials; prints a `waited` section "<seconds> <up>". */
 export function renderWait(dials: Dial[], waitSeconds: number, ecmpMetric?: number): string {
-  return render('wait.sh', { dials: dials.map((d) => d.iface), wait: String(waitSeconds), metric: ecmpMetric ? String(ecmpMetric) : '' });
+  return render('wait.sh', { dials: dials.map((d) => d.iface), dialList: dials.map((d) => d.iface).join(' '), wait: String(waitSeconds), metric: ecmpMetric ? String(ecmpMetric) : '' });
 }
 
 /** `ecmpMetric`: also wait for the ECMP route to hold every up dial (not for teardown). */
