@@ -61,6 +61,12 @@ export function checkCapabilities(facts: RouterFacts, s: Settings): Capabilities
         'owrt-ecmp multiplies a PPPoE uplink: configure wan as PPPoE first, or pass --wan',
       );
     }
+    if (s.ipv6 === 'ecmp' && getOption(wan, 'ipv6') === '0') {
+      add(
+        `--ipv6 ecmp, but IPv6 is disabled on "${s.wan}" (network.${s.wan}.ipv6 is '0')`,
+        `pass --ipv6 off or --ipv6 single, or enable IPv6 on ${s.wan} first (uci set network.${s.wan}.ipv6=auto)`,
+      );
+    }
     const dev = getOption(wan, 'device') ?? getOption(wan, 'ifname');
     wanDevice = typeof dev === 'string' && dev ? dev : null;
     if (!wanDevice) add(`interface "${s.wan}" has no device`, `set network.${s.wan}.device to the WAN port`);

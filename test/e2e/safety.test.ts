@@ -56,7 +56,7 @@ describe.skipIf(!enabled)('safety on the lab router', () => {
   beforeAll(async () => {
     await lab.reset({ up: true });
     // packages first, so that the cases below reach the parts they are about
-    await lab.sshOk('opkg install ip-full kmod-macvlan >/dev/null');
+    await lab.sshOk('opkg update >/dev/null && opkg install ip-full kmod-macvlan >/dev/null');
     original = await lab.sshOk(exportCmd);
   }, 600_000);
 

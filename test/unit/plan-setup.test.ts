@@ -75,6 +75,15 @@ describe('planSetup on a stock 23.05 router', () => {
     expect(text).toMatch(/no zone named "wan"/);
   });
 
+  it('refuses --ipv6 ecmp when IPv6 is disabled on wan, and only then', () => {
+    const f = stock();
+    f.config.network.sections.find((s) => s.name === 'wan')?.options.set('ipv6', '0');
+    const what = (ipv6: string) => planSetup(resolveSettings({ dials: '2', ipv6 }), f, {}).caps.problems.map((p) => p.what).join('\n');
+    expect(what('ecmp')).toMatch(/--ipv6 ecmp, but IPv6 is disabled on "wan"/);
+    expect(what('single')).not.toMatch(/IPv6 is disabled/);
+    expect(what('off')).not.toMatch(/IPv6 is disabled/);
+  });
+
   it('keeps an option-style zone network an option', () => {
     const f = stock();
     const zone = f.config.firewall.sections.find((s) => s.options.get('name') === 'wan');
