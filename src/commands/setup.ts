@@ -1,6 +1,6 @@
 import { renderApply, renderConfirm, renderWait } from '../apply/script.js';
 import { runApply, runConfirm } from '../apply/index.js';
-import { CapabilityError, ConflictError, ExitCode, RemoteError, UsageError } from '../errors.js';
+import { CapabilityError, ConflictError, ConnectError, ExitCode, RemoteError, RolledBackError, UsageError } from '../errors.js';
 import { type Credentials, type RawSetupOptions, resolveCredentials, resolveSettings } from '../options.js';
 import { formatPlan, planData } from '../output/plan.js';
 import { formatStatus } from '../output/status.js';
@@ -43,7 +43,7 @@ export function gate(plan: SetupPlan, installPackages: boolean | undefined): voi
 }
 
 export function checkIdle(facts: RouterFacts): void {
-  if (facts.rollbackState?.startsWith('armed')) {
+  if (facts.rollbackState?.startsWith('armed') || facts.rollbackState?.startsWith('restoring')) {
     throw new ConflictError('an earlier owrt-ecmp change on this router is still waiting for confirmation', 'wait for it to confirm or roll back (at most the rollback timeout), then re-run');
   }
 }
@@ -68,6 +68,43 @@ export interface ApplyJob {
   retry?: Dial[];
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The change cut us off: nobody can confirm it, so the router's watchdog reverts it at
+ * `deadline`. Wait for that, reconnect and say what happened. Never returns.
+ */
+async function reportRollback(s: Session, cause: ConnectError, deadline: number): Promise<never> {
+  s.log.warn(`cannot reach the router over a new SSH connection after the change (${cause.message})`);
+  s.log.step(`the router restores the previous configuration by itself at the rollback timeout; waiting ${Math.max(0, Math.round((deadline - Date.now()) / 1000))} s to check`);
+  await sleep(Math.max(0, deadline - Date.now()) + 10_000);
+  let last: unknown = cause;
+  for (let attempt = 0; attempt < 6; attempt++) {
+    try {
+      const t = await s.fresh();
+      const state = (await t.exec('cat /tmp/owrt-ecmp-rollback/state 2>/dev/null || true')).stdout.toString('utf8').trim();
+      if (state.startsWith('rolledback')) {
+        throw new RolledBackError(
+          'the change cut SSH access to the router, so it could not be confirmed: the router rolled it back by itself',
+          'the router is back in its previous configuration; find out what cut access (`owrt-ecmp doctor`) before re-running',
+        );
+      }
+      if (!state.startsWith('armed')) {
+        throw new RemoteError(`the router was unreachable after the change and its rollback state is now "${state || 'none'}"`, 'check it with `owrt-ecmp status`');
+      }
+      last = new RemoteError('the rollback is still pending');
+    } catch (e) {
+      if (!(e instanceof ConnectError)) throw e;
+      last = e;
+    }
+    await sleep(10_000);
+  }
+  throw new ConnectError(
+    `the router is still unreachable ${Math.round((Date.now() - deadline) / 1000)} s after its rollback timeout (${last instanceof Error ? last.message : String(last)})`,
+    'its watchdog should have restored the previous configuration; check the router from its console',
+  );
+}
+
 /**
  * Apply changes in one round trip; when they touch network or firewall config, confirm
  * over a new connection (the proof the router is still reachable). Then read the status.
@@ -89,10 +126,23 @@ export async function applyAndVerify(s: Session, job: ApplyJob): Promise<StatusR
     ...(job.retry ? { retry: job.retry } : {}),
   });
   if (job.changes.touchesNetwork) {
-    const applied = await runApply(t, script, s.secretList);
+    const applied = await runApply(t, script, s.secretList).catch((e: unknown) => {
+      // the router-side script outlives the session; without a confirmation it reverts
+      if (e instanceof ConnectError) {
+        throw new ConnectError(
+          `${e.message} during the apply`,
+          `the router finishes or refuses the change on its own and, unconfirmed, restores the previous configuration within ${job.rollbackTimeout} s; then re-run this command`,
+        );
+      }
+      throw e;
+    });
     if (!applied.rollbackArmed) throw new RemoteError('the router did not arm the rollback; nothing to confirm');
+    const appliedAt = Date.now();
     s.log.step('confirming over a new SSH connection');
-    const fresh = await s.fresh();
+    const fresh = await s.fresh().catch((e: unknown) => {
+      if (e instanceof ConnectError) return reportRollback(s, e, appliedAt + job.rollbackTimeout * 1000);
+      throw e;
+    });
     const confirmed = await runConfirm(fresh, `${renderConfirm(job.confirmDials, job.wait, job.after === 'rebuild' ? job.settings.ecmpMetric : undefined)}\n${statusScript()}`);
     s.log.step(`confirmed; ${confirmed.dialsUp}/${job.confirmDials.length} dial(s) up after ${confirmed.waitedSeconds} s`);
     return buildStatus(confirmed.sections);

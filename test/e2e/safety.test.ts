@@ -3,140 +3,305 @@
  * interleave, and bad requests leave `uci export network firewall` exactly as it was.
  * Real CLI, real SSH, the lab router.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// @ts-expect-error the lab is plain JavaScript with no type declarations
-import * as lab from '../lab/lab-api.mjs';
+import { eventually, exportCmd, lab, labArgs, labEnabled, owrt, owrtAsync, owrtRaw, registerSecret, router } from './lab-cli.js';
 
-const enabled = process.env.OWRT_ECMP_LAB !== '0';
-const cli = join(import.meta.dirname, '..', '..', 'dist', 'cli.js');
-const exportCmd = 'uci export network; uci export firewall';
 const tmp = mkdtempSync(join(tmpdir(), 'owrt-ecmp-safety-'));
+const file = (name: string, text: string): string => {
+  const p = join(tmp, name);
+  writeFileSync(p, text);
+  return p;
+};
 
-function labArgs(): string[] {
-  const i = lab.info();
-  return ['--host', `${i.user}@${i.host}:${i.port}`, '--identity', i.identityFile, '--known-hosts', i.knownHostsFile];
+/** A port on loopback that nobody listens on. */
+async function closedPort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  return port;
 }
 
-function owrt(args: string[], env: Record<string, string> = {}) {
-  const [command, ...rest] = args;
-  const r = spawnSync(process.execPath, [cli, command ?? '', ...labArgs(), ...rest], {
-    encoding: 'utf8',
-    env: { ...process.env, NO_COLOR: '1', ...env },
-    timeout: 300_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+function freshKey(name: string): { file: string; pub: string } {
+  const f = join(tmp, name);
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', f]);
+  return { file: f, pub: readFileSync(`${f}.pub`, 'utf8').trim() };
 }
 
-function owrtAsync(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const [command, ...rest] = args;
-  const child = spawn(process.execPath, [cli, command ?? '', ...labArgs(), ...rest], { env: { ...process.env, NO_COLOR: '1' } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+/** The lab's connection flags with some of them replaced. */
+function withArgs(over: Record<string, string>): string[] {
+  const a = labArgs();
+  for (const [flag, value] of Object.entries(over)) a[a.indexOf(flag) + 1] = value;
+  return a;
 }
 
-async function eventually(what: string, check: () => Promise<boolean>, timeoutS: number): Promise<number> {
-  const t0 = Date.now();
-  for (;;) {
-    if (await check()) return (Date.now() - t0) / 1000;
-    if (Date.now() - t0 > timeoutS * 1000) throw new Error(`timed out after ${timeoutS} s waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
+interface BadCase {
+  name: string;
+  /** full argv after the command name (connection flags included) */
+  argv: () => string[] | Promise<string[]>;
+  code: number;
+  message: RegExp;
+  /** router command that sets the scene before, and its undo after */
+  pre?: string;
+  post?: string;
+}
+
+const conn = () => labArgs();
+const usage = (name: string, extra: string[], message: RegExp): BadCase => ({
+  name,
+  argv: () => ['setup', ...conn(), ...extra],
+  code: 2,
+  message,
+});
+
+/** Cases that need the stock router: BusyBox ip, no kmod-macvlan. */
+const stockCases: BadCase[] = [
+  { name: 'BusyBox ip only', argv: () => ['setup', ...conn(), '--dials', '2', '--yes'], code: 7, message: /BusyBox ip[^]*opkg update && opkg install ip-full/ },
+  { name: 'no macvlan', argv: () => ['setup', ...conn(), '--dials', '2', '--dry-run'], code: 7, message: /no macvlan support \(kmod-macvlan\)[^]*opkg install kmod-macvlan/ },
+  { name: 'doctor on a stock router lists both fixes', argv: () => ['doctor', ...conn()], code: 7, message: /ip-full[^]*kmod-macvlan|kmod-macvlan[^]*ip-full/ },
+];
+
+const badCases: BadCase[] = [
+  usage('--dials 0', ['--dials', '0', '--yes'], /--dials must be from 1 to 64, got 0/),
+  usage('--dials -1', ['--dials', '-1', '--yes'], /--dials must be a whole number from 1 to 64, got "-1"/),
+  usage('--dials 1.5', ['--dials', '1.5', '--yes'], /--dials must be a whole number/),
+  usage('--dials 10000', ['--dials', '10000', '--yes'], /--dials must be from 1 to 64, got 10000/),
+  usage('--dials as text', ['--dials', 'four', '--yes'], /--dials must be a whole number/),
+  usage('--dials empty', ['--dials', '', '--yes'], /--dials must be a whole number/),
+  usage('--wan too long', ['--dials', '2', '--wan', 'wanwanwanw', '--yes'], /longer than 9 characters/),
+  usage('--wan with ;', ['--dials', '2', '--wan', 'wan;reboot', '--yes'], /not a valid interface name/),
+  usage('--wan with $()', ['--dials', '2', '--wan', '$(reboot)', '--yes'], /not a valid interface name/),
+  usage('--prefix with a dash', ['--dials', '2', '--prefix', 'v-wan', '--yes'], /--prefix "v-wan"/),
+  usage('--prefix upper case', ['--dials', '2', '--prefix', 'VWAN', '--yes'], /must start with a lowercase letter/),
+  usage('--prefix too long for the dial count', ['--dials', '10', '--prefix', 'abcdefgh', '--yes'], /"abcdefgh10" is longer than 9 characters/),
+  usage('password with a newline', ['--dials', '2', '--yes', '--password-file', file('pw-nl', 'a\nb\n')], /line break/),
+  usage('username with a newline', ['--dials', '2', '--yes', '--username', 'a\nb'], /line break/),
+  usage('missing password file', ['--dials', '2', '--yes', '--password-file', join(tmp, 'nope')], /cannot read --password-file/),
+  usage('weights of the wrong count', ['--dials', '5', '--weights', '1,1', '--yes'], /needs 5 comma-separated values/),
+  usage('a weight of 0', ['--dials', '2', '--weights', '0,1', '--yes'], /--weights/),
+  usage('an ECMP metric not below the dial metrics', ['--dials', '2', '--ecmp-metric', '41', '--yes'], /lower than every dial metric/),
+  usage('--ipv6 both', ['--dials', '2', '--ipv6', 'both', '--yes'], /Allowed choices are off, single, ecmp/),
+  usage('--route-mode fastest', ['--dials', '2', '--route-mode', 'fastest', '--yes'], /--route-mode/),
+  usage('--rollback-timeout 5', ['--dials', '2', '--rollback-timeout', '5', '--yes'], /--rollback-timeout must be from 30/),
+  usage('--wait too close to the rollback timeout', ['--dials', '2', '--wait', '80', '--yes'], /must leave at least 20 s before the rollback timeout/),
+  {
+    name: 'unreachable host',
+    argv: async () => ['setup', ...withArgs({ '--host': `root@127.0.0.1:${await closedPort()}` }), '--dials', '2', '--yes'],
+    code: 3,
+    message: /127\.0\.0\.1/,
+  },
+  {
+    name: 'wrong credentials (a key the router does not know)',
+    argv: () => ['setup', ...withArgs({ '--identity': freshKey('stranger').file }), '--dials', '2', '--yes'],
+    code: 4,
+    message: /refused every authentication method/,
+  },
+  {
+    name: 'unknown host key',
+    argv: () => ['setup', ...withArgs({ '--known-hosts': file('kh-empty', '') }), '--dials', '2', '--yes'],
+    code: 5,
+    message: /SHA256:[^]*--accept-new/,
+  },
+  {
+    name: 'changed host key (refused even with --accept-new)',
+    argv: () => {
+      const i = lab.info();
+      const other = freshKey('impostor').pub.split(' ').slice(0, 2).join(' ');
+      return ['setup', ...withArgs({ '--known-hosts': file('kh-changed', `[${i.host}]:${i.port} ${other}\n`) }), '--accept-new', '--dials', '2', '--yes'];
+    },
+    code: 5,
+    message: /changed/i,
+  },
+  {
+    name: 'a non-OpenWrt host',
+    pre: 'mv /etc/openwrt_release /tmp/openwrt_release.away',
+    post: 'mv /tmp/openwrt_release.away /etc/openwrt_release',
+    argv: () => ['setup', ...conn(), '--dials', '2', '--yes'],
+    code: 7,
+    message: /not an OpenWrt router/,
+  },
+  { name: 'no such wan interface', argv: () => ['setup', ...conn(), '--dials', '2', '--wan', 'nowan', '--yes'], code: 7, message: /no interface "nowan"/ },
+  {
+    name: 'no wan at all',
+    pre: 'cp -p /etc/config/network /tmp/network.away && uci delete network.wan && uci commit network',
+    post: 'cp -p /tmp/network.away /etc/config/network',
+    argv: () => ['setup', ...conn(), '--dials', '2', '--yes'],
+    code: 7,
+    message: /no interface "wan"/,
+  },
+  { name: 'wan is not PPPoE', argv: () => ['setup', ...conn(), '--dials', '2', '--wan', 'lan', '--yes'], code: 7, message: /uses proto "static", not pppoe/ },
+  {
+    name: 'no IPv6 on wan, --ipv6 ecmp',
+    pre: "cp -p /etc/config/network /tmp/network.away && uci set network.wan.ipv6='0' && uci commit network",
+    post: 'cp -p /tmp/network.away /etc/config/network',
+    argv: () => ['setup', ...conn(), '--dials', '2', '--ipv6', 'ecmp', '--yes'],
+    code: 7,
+    message: /IPv6 is disabled on "wan"/,
+  },
+  {
+    name: 'a dial name taken by an interface owrt-ecmp did not make',
+    pre: "cp -p /etc/config/network /tmp/network.away && uci set network.vwan2=interface && uci set network.vwan2.proto='none' && uci commit network",
+    post: 'cp -p /tmp/network.away /etc/config/network',
+    argv: () => ['setup', ...conn(), '--dials', '2', '--yes'],
+    code: 7,
+    message: /interface "vwan2" exists and was not made by owrt-ecmp/,
+  },
+];
+
+/** The router's config and staged changes, in one round trip. */
+const snapshot = () => router(`${exportCmd}; echo '-- uci changes:'; uci changes`);
+
+async function expectRefused(c: BadCase, original: string): Promise<void> {
+  const before = c.pre ? await router(`${c.pre} && { ${exportCmd}; echo '-- uci changes:'; uci changes; }`) : original;
+  try {
+    const r = owrtRaw(await c.argv());
+    expect(r.stdout + r.stderr).toMatch(c.message);
+    expect(r.code, r.stderr).toBe(c.code);
+    expect(await snapshot()).toBe(before);
+  } finally {
+    if (c.post) await router(c.post);
   }
+  if (c.post) expect(await snapshot()).toBe(original);
 }
 
-describe.skipIf(!enabled)('safety on the lab router', () => {
+describe.skipIf(!labEnabled)('safety on the lab router', () => {
   let original = '';
 
   beforeAll(async () => {
     await lab.reset({ up: true });
-    // packages first, so that the cases below reach the parts they are about
-    await lab.sshOk('opkg update >/dev/null && opkg install ip-full kmod-macvlan >/dev/null');
-    original = await lab.sshOk(exportCmd);
+    original = await snapshot();
+    expect(original).toMatch(/-- uci changes:\n$/);
   }, 600_000);
 
   afterAll(async () => {
     if (process.env.OWRT_ECMP_LAB_KEEP !== '1') await lab.down();
   }, 120_000);
 
-  it('a change that is never confirmed (the tool is killed after the apply) rolls itself back', async () => {
-    const child = spawn(process.execPath, [cli, 'setup', ...labArgs(), '--dials', '3', '--yes', '--rollback-timeout', '30', '--wait', '5']);
-    let stderr = '';
-    await new Promise<void>((resolve, reject) => {
-      child.stderr.on('data', (d) => {
-        stderr += d;
+  it.each(stockCases)('stock router: $name', (c) => expectRefused(c, original), 120_000);
+
+  describe('with ip-full and kmod-macvlan installed', () => {
+    beforeAll(async () => {
+      await router('opkg update >/dev/null && opkg install ip-full kmod-macvlan >/dev/null');
+      expect(await snapshot()).toBe(original);
+    }, 120_000);
+
+    it(`at least 30 bad requests in all (${stockCases.length + badCases.length})`, () => {
+      expect(stockCases.length + badCases.length).toBeGreaterThanOrEqual(30);
+    });
+
+    it.each(badCases)('$name: exit $code, a clear message, the router untouched', (c) => expectRefused(c, original), 120_000);
+
+    it('hostile credentials round-trip byte-exact and never show up in output, plans, debug transcripts or router argv', async () => {
+      const password = `pw'"$(reboot)\`id\`;#  \\ ü 密码 🙂 %s {{x}} Zq9`;
+      const username = `o'brien "x" $(id) \`id\` ;# ü`;
+      registerSecret(password);
+      const pwFile = file('pw-hostile', `${password}\n`);
+      // every process's argv on the router, sampled while the tool works (pppd is OpenWrt's own)
+      await router(
+        "rm -f /tmp/argv.stop; setsid sh -c 'while [ ! -e /tmp/argv.stop ]; do for f in /proc/[0-9]*/cmdline; do tr \"\\0\" \" \" <\"$f\"; echo; done 2>/dev/null; done >/tmp/argv.log' </dev/null >/dev/null 2>&1 &",
+      );
+      const dry = owrt(['setup', '--dials', '2', '--dry-run', '--debug', '--password-file', pwFile, '--username', username]);
+      expect(dry.code, dry.stderr).toBe(0);
+      expect(dry.stdout).toContain('set network.vwan2.password=•••••');
+      const json = owrt(['setup', '--dials', '2', '--dry-run', '--json', '--password-file', pwFile, '--username', username]);
+      expect(json.code).toBe(0);
+      JSON.parse(json.stdout);
+      const r = owrt(['setup', '--dials', '2', '--yes', '--wait', '0', '--debug', '--password-file', pwFile, '--username', username]);
+      // the lab ISP does not know this account: the dial is refused, the setup itself is applied
+      expect([0, 8], r.stderr).toContain(r.code);
+      await router('touch /tmp/argv.stop; sleep 1');
+      expect(await router("uci -q get network.vwan2.password | od -An -tx1")).toBe(await router(`printf '%s\\n' ${shq(password)} | od -An -tx1`));
+      expect(await router('uci -q get network.vwan2.username')).toBe(`${username}\n`);
+      const argv = (await router('grep -v "^/usr/sbin/pppd\\|^pppd" /tmp/argv.log | grep -c Zq9 || true')).trim();
+      expect(argv, 'the password appeared in the argv of a process on the router').toBe('0');
+      expect(Number((await router('wc -l </tmp/argv.log')).trim())).toBeGreaterThan(50);
+      const doctor = owrt(['doctor']);
+      expect([0, 7, 8]).toContain(doctor.code);
+      const status = owrt(['status', '--json']);
+      expect([0, 8]).toContain(status.code);
+      expect(owrt(['teardown', '--yes', '--debug']).code).toBe(0);
+      expect(await snapshot()).toBe(original);
+    }, 300_000);
+
+    it('a change that is never confirmed (the tool is killed after the apply) rolls itself back', async () => {
+      let killedAt = '';
+      const run = owrtAsync(['setup', '--dials', '3', '--yes', '--rollback-timeout', '30', '--wait', '5'], (stderr, kill) => {
         // the apply round trip is done and the confirmation is about to start: kill the tool here
-        if (/confirming over a new SSH connection/.test(stderr)) {
-          child.kill('SIGKILL');
-          resolve();
+        if (!killedAt && /confirming over a new SSH connection/.test(stderr)) {
+          killedAt = stderr;
+          kill();
         }
       });
-      child.on('close', () => reject(new Error(`the tool ended before confirming:\n${stderr}`)));
-    });
-    expect(await lab.sshOk('cat /tmp/owrt-ecmp-rollback/state')).toMatch(/^armed/);
-    expect(await lab.sshOk('uci get network.vwan3.proto 2>&1 || true')).toBe('pppoe\n');
-    const took = await eventually('the router to roll back', async () => /^rolledback/.test(await lab.sshOk('cat /tmp/owrt-ecmp-rollback/state 2>/dev/null || true')), 90);
-    console.log(`unconfirmed change rolled back ${took.toFixed(1)} s after the tool was killed`);
-    expect(await lab.sshOk(exportCmd)).toBe(original);
-    expect(await lab.sshOk('ls /etc/config/owrt_ecmp /etc/hotplug.d/iface/95-owrt-ecmp 2>&1 || true')).toMatch(/No such file/);
-    expect(await lab.sshOk('ip route show default metric 10')).toBe('');
-    // the next run converges
-    const again = owrt(['setup', '--dials', '2', '--yes']);
-    expect(again.code).toBe(0);
-    expect(owrt(['teardown', '--yes']).code).toBe(0);
-    expect(await lab.sshOk(exportCmd)).toBe(original);
-  }, 300_000);
+      await run;
+      expect(killedAt, 'the tool ended before confirming').not.toBe('');
+      expect(await router('cat /tmp/owrt-ecmp-rollback/state')).toMatch(/^armed/);
+      expect(await router('uci get network.vwan3.proto 2>&1 || true')).toBe('pppoe\n');
+      const took = await eventually('the router to roll back', async () => /^rolledback/.test(await router('cat /tmp/owrt-ecmp-rollback/state 2>/dev/null || true')), 90, 250);
+      console.log(`unconfirmed change rolled back ${took.toFixed(1)} s after the tool was killed`);
+      expect(await snapshot()).toBe(original);
+      expect(await router('ls /etc/config/owrt_ecmp /etc/hotplug.d/iface/95-owrt-ecmp 2>&1 || true')).toMatch(/No such file/);
+      expect(await router('ip route show default metric 10')).toBe('');
+      // the next run converges
+      const again = owrt(['setup', '--dials', '2', '--yes']);
+      expect(again.code).toBe(0);
+      expect(owrt(['teardown', '--yes']).code).toBe(0);
+      expect(await snapshot()).toBe(original);
+    }, 300_000);
 
-  it('two setups at once: one applies, the other stops with a clear message, nothing interleaves', async () => {
-    const [a, b] = await Promise.all([owrtAsync(['setup', '--dials', '3', '--yes']), owrtAsync(['setup', '--dials', '2', '--yes'])]);
-    const codes = [a.code, b.code].sort();
-    expect(codes).toEqual([0, 9]);
-    const loser = a.code === 9 ? a : b;
-    expect(loser.stderr).toMatch(/another owrt-ecmp run|changed since it was read|waiting for confirmation/);
-    const winner = a.code === 0 ? 3 : 2;
-    expect((await lab.sshOk('uci get owrt_ecmp.main.dials')).trim()).toBe(String(winner));
-    expect(owrt(['teardown', '--yes']).code).toBe(0);
-    expect(await lab.sshOk(exportCmd)).toBe(original);
-  }, 300_000);
+    it('a change that cuts SSH access is rolled back by the router, and the tool reports it (exit 10)', async () => {
+      // Router side: as soon as the apply arms its rollback, refuse every new SSH connection
+      // for 60 s (the running apply session is not affected), as a change that broke the
+      // management path would. The confirmation cannot get in; nobody confirms.
+      await router(
+        "rm -f /tmp/owrt-ecmp-rollback/state; setsid sh -c 'until grep -q ^armed /tmp/owrt-ecmp-rollback/state 2>/dev/null; do sleep 0.1; done; " +
+          'nft add table inet e2eblock; nft add chain inet e2eblock in "{ type filter hook input priority -10; }"; ' +
+          "nft add rule inet e2eblock in tcp dport 22 ct state new drop; sleep 60; nft delete table inet e2eblock' </dev/null >/dev/null 2>&1 &",
+      );
+      const r = await owrtAsync(['setup', '--dials', '2', '--yes', '--rollback-timeout', '30', '--wait', '5']);
+      expect(r.stderr).toMatch(/cannot reach the router over a new SSH connection after the change/);
+      expect(r.stderr).toMatch(/the router rolled it back by itself/);
+      expect(r.code).toBe(10);
+      expect(await router('cat /tmp/owrt-ecmp-rollback/state')).toMatch(/^rolledback/);
+      expect(await snapshot()).toBe(original);
+      expect(await router('ip route show default metric 10')).toBe('');
+    }, 300_000);
 
-  const pwFile = (name: string, text: string) => {
-    const p = join(tmp, name);
-    writeFileSync(p, text);
-    return p;
-  };
+    it('two setups at once: one applies, the other stops with a clear message, nothing interleaves', async () => {
+      const [a, b] = await Promise.all([owrtAsync(['setup', '--dials', '3', '--yes']), owrtAsync(['setup', '--dials', '2', '--yes'])]);
+      const codes = [a.code, b.code].sort();
+      expect(codes).toEqual([0, 9]);
+      const loser = a.code === 9 ? a : b;
+      expect(loser.stderr).toMatch(/another owrt-ecmp run|changed since it was read|waiting for confirmation/);
+      const winner = a.code === 0 ? 3 : 2;
+      expect((await router('uci get owrt_ecmp.main.dials')).trim()).toBe(String(winner));
+      expect(owrt(['teardown', '--yes']).code).toBe(0);
+      expect(await snapshot()).toBe(original);
+    }, 300_000);
 
-  it.each([
-    ['no such wan interface', ['setup', '--dials', '2', '--wan', 'nowan', '--dry-run'], 7, /no interface "nowan"/],
-    ['wan is not PPPoE', ['setup', '--dials', '2', '--wan', 'lan', '--yes'], 7, /uses proto "static", not pppoe/],
-    ['password with a newline', ['setup', '--dials', '2', '--yes', '--password-file', 'NL'], 2, /line break/],
-    ['an ECMP metric that is not below the dial metrics', ['setup', '--dials', '2', '--ecmp-metric', '41', '--yes'], 2, /lower than every dial metric/],
-    ['weights of the wrong count', ['setup', '--dials', '5', '--weights', '1,1', '--yes'], 2, /needs 5 comma-separated values/],
-  ])('%s', async (_name, args, code, message) => {
-    const argv = args.map((a) => (a === 'NL' ? pwFile('nl', 'a\nb\n') : a));
-    const r = owrt(argv);
-    expect(r.code).toBe(code);
-    expect(r.stderr).toMatch(message);
-    expect(await lab.sshOk(exportCmd)).toBe(original);
-  }, 300_000);
-
-  it('an ISP refusing sessions beyond 2: setup applies, reports the refused dials, exit 8', async () => {
-    await lab.fault('isp-limit', '2');
-    try {
-      const r = owrt(['setup', '--dials', '4', '--yes', '--wait', '30']);
-      expect(r.code).toBe(8);
-      expect(r.stdout).toMatch(/AUTH|unhealthy/);
-      const st = JSON.parse(owrt(['status', '--json']).stdout);
-      expect(st.dials.filter((d: { state: string }) => d.state === 'up').length).toBe(2);
-      expect(st.ecmp.ipv4.length).toBe(2);
-    } finally {
-      await lab.fault('isp-limit', 'off');
-    }
-    expect(owrt(['teardown', '--yes']).code).toBe(0);
-    expect(await lab.sshOk(exportCmd)).toBe(original);
-  }, 300_000);
+    it('an ISP refusing sessions beyond 2: setup applies, reports the refused dials, exit 8', async () => {
+      await lab.fault('isp-limit', '2');
+      try {
+        const r = owrt(['setup', '--dials', '4', '--yes', '--wait', '25']);
+        expect(r.code).toBe(8);
+        expect(r.stdout).toMatch(/AUTH|unhealthy/);
+        const st = JSON.parse(owrt(['status', '--json']).stdout);
+        expect(st.dials.filter((d: { state: string }) => d.state === 'up').length).toBe(2);
+        expect(st.ecmp.ipv4.length).toBe(2);
+      } finally {
+        await lab.fault('isp-limit', 'off');
+      }
+      expect(owrt(['teardown', '--yes']).code).toBe(0);
+      expect(await snapshot()).toBe(original);
+    }, 300_000);
+  });
 });
+
+/** POSIX single quotes. */
+function shq(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}

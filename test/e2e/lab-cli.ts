@@ -1,0 +1,115 @@
+/**
+ * The real owrt-ecmp binary against the lab router, for the e2e suites. Every output of
+ * every run goes through `checkSecrets`: the lab account's PPPoE password (copied from wan
+ * into each dial) and any secret a test registers must never show up in stdout or stderr.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+// @ts-expect-error the lab is plain JavaScript with no type declarations
+import * as lab from '../lab/lab-api.mjs';
+
+export { lab };
+export const labEnabled = process.env.OWRT_ECMP_LAB !== '0';
+export const cli = join(import.meta.dirname, '..', '..', 'dist', 'cli.js');
+export const exportCmd = 'uci export network; uci export firewall';
+
+export interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const secrets = new Set<string>([lab.ISP_ACCOUNT.password as string]);
+
+/** A secret this test put into play (e.g. a --password-file's content). */
+export function registerSecret(s: string): void {
+  secrets.add(s);
+}
+
+/** Fails the test if any registered secret appears in the output; also keeps a transcript when asked. */
+export function checkSecrets(args: readonly string[], r: Run): void {
+  const out = `${r.stdout}\n${r.stderr}`;
+  if (process.env.OWRT_ECMP_E2E_TRANSCRIPT) {
+    appendFileSync(process.env.OWRT_ECMP_E2E_TRANSCRIPT, `$ owrt-ecmp ${args.join(' ')}\n${out}\n`);
+  }
+  for (const s of secrets) {
+    expect(out.includes(s), `a secret appeared in the output of: owrt-ecmp ${args.join(' ')}`).toBe(false);
+  }
+}
+
+/** --host/--identity/--known-hosts for the lab router. */
+export function labArgs(): string[] {
+  const i = lab.info();
+  return ['--host', `${i.user}@${i.host}:${i.port}`, '--identity', i.identityFile, '--known-hosts', i.knownHostsFile];
+}
+
+/** Runs the CLI with exactly these arguments. */
+export function owrtRaw(args: string[], env: Record<string, string> = {}): Run {
+  const r = spawnSync(process.execPath, [cli, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1', ...env },
+    timeout: 300_000,
+  });
+  const run = { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  checkSecrets(args, run);
+  return run;
+}
+
+/** `owrt-ecmp <command> <lab connection> <rest>`. */
+export function owrt(args: string[], env: Record<string, string> = {}): Run {
+  const [command, ...rest] = args;
+  return owrtRaw([command ?? '', ...labArgs(), ...rest], env);
+}
+
+/** The same, in the background; `onStderr` sees stderr as it arrives (e.g. to kill the tool at a point). */
+export function owrtAsync(args: string[], onStderr?: (all: string, kill: () => void) => void): Promise<Run> {
+  const [command, ...rest] = args;
+  const argv = [command ?? '', ...labArgs(), ...rest];
+  const child = spawn(process.execPath, [cli, ...argv], { env: { ...process.env, NO_COLOR: '1' } });
+  let stdout = '';
+  let stderr = '';
+  const kill = () => child.kill('SIGKILL');
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => {
+    stderr += d;
+    onStderr?.(stderr, kill);
+  });
+  return new Promise((resolve) =>
+    child.on('close', (code) => {
+      const run = { code, stdout, stderr };
+      checkSecrets(argv, run);
+      resolve(run);
+    }),
+  );
+}
+
+export function router(cmd: string): Promise<string> {
+  return lab.sshOk(cmd);
+}
+
+/** Poll until `check` passes; returns the seconds it took. */
+export async function eventually(what: string, check: () => Promise<boolean>, timeoutS = 90, everyMs = 100): Promise<number> {
+  const t0 = Date.now();
+  for (;;) {
+    if (await check()) return (Date.now() - t0) / 1000;
+    if (Date.now() - t0 > timeoutS * 1000) throw new Error(`timed out after ${timeoutS} s waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Devices of the live (not dead) nexthops of the ECMP default route at `metric`. */
+export async function ecmpDevs(fam: '-4' | '-6' = '-4', metric = 10): Promise<string[]> {
+  const out = (await router(`ip -j ${fam} route show default metric ${metric}`)).trim();
+  const routes = out ? JSON.parse(out) : [];
+  const r = routes[0];
+  if (!r) return [];
+  return (r.nexthops ?? [{ dev: r.dev }])
+    .filter((n: { flags?: string[] }) => !(n.flags ?? []).includes('dead'))
+    .map((n: { dev: string }) => n.dev)
+    .sort();
+}
+
+export const devsFor = (n: number): string[] =>
+  ['pppoe-wan', ...Array.from({ length: n - 1 }, (_, i) => `pppoe-vwan${i + 2}`)].sort();
