@@ -7,15 +7,14 @@
  *   /run/isp/accounts   lines "user password" (read on every authentication)
  *   /run/isp/limit      "off" or a number N: at most N authenticated sessions
  *   /run/isp/granted/   one file per live pppd that passed authentication (named by pid);
- *                       entries of dead pids are pruned, so a session counts until its
- *                       pppd exits (also a session the client abandoned without PADT).
+ *                       the pppd removes its own entry when it exits, and entries whose pid
+ *                       is gone or no longer a pppd (pids wrap in a long run) are pruned, so a
+ *                       session counts until its pppd exits (also one abandoned without PADT).
  * The check-and-grant runs under flock(/run/isp/lock), so concurrent dials cannot both
  * take the last slot.
  */
-#include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +48,22 @@ static int read_secret(const char *user, char *secret, size_t len)
 	return found;
 }
 
+/* Is pid a live pppd? A bare kill(pid, 0) would count a recycled pid. */
+static int is_pppd(long pid)
+{
+	char path[64], comm[32] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	if (fgets(comm, sizeof(comm), f) == NULL)
+		comm[0] = '\0';
+	fclose(f);
+	return strcmp(comm, "pppd\n") == 0;
+}
+
 /* Number of live granted sessions, pruning entries whose pppd is gone. */
 static int live_sessions(void)
 {
@@ -63,7 +78,7 @@ static int live_sessions(void)
 		long pid = strtol(e->d_name, NULL, 10);
 		if (pid <= 0)
 			continue;
-		if (kill((pid_t)pid, 0) == 0 || errno == EPERM) {
+		if (is_pppd(pid)) {
 			n++;
 		} else {
 			snprintf(path, sizeof(path), ISP_DIR "/granted/%s", e->d_name);
@@ -173,6 +188,17 @@ static int isp_chap_verify(char *name, char *ourname, int id,
 	return ok;
 }
 
+/* The session's slot is free as soon as its pppd ends, not at the next count. */
+static void release_slot(void *arg, int code)
+{
+	char path[64];
+
+	(void)arg;
+	(void)code;
+	snprintf(path, sizeof(path), ISP_DIR "/granted/%d", (int)getpid());
+	unlink(path);
+}
+
 static int have_secrets(void) { return 1; }
 static int any_address(u_int32_t addr) { (void)addr; return 1; }
 
@@ -182,6 +208,7 @@ void plugin_init(void)
 	pap_auth_hook = isp_pap_auth;
 	chap_check_hook = have_secrets;
 	chap_verify_hook = isp_chap_verify;
+	add_notifier(&exitnotify, release_slot, NULL);
 	allowed_address_hook = any_address;	/* the address comes from pppoe-server's pool */
 	/* Ask for CHAP (peer may NAK to PAP), never EAP: like a BRAS, and EAP bypasses the hooks. */
 	lcp_wantoptions[0].neg_eap = 0;
