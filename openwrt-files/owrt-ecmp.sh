@@ -244,9 +244,14 @@ owrt_ecmp_hotplug() {
 	ifup | ifdown | ifupdate | ifup-failed) ;;
 	*) return 0 ;; # mwan3's connected/disconnected and the like
 	esac
+	_if=$INTERFACE
+	# <iface>_6 (DHCPv6 on the dial) only matters for the IPv6 ECMP route: skipping it
+	# otherwise spares netifd's serial event queue a ubus dump per dial event
+	case $_if in
+	*_6) [ "$OWRT_ECMP_IPV6" = ecmp ] || return 0; _if=${_if%_6} ;;
+	esac
 	for _spec in $OWRT_ECMP_DIALS; do
-		_if=${_spec%%:*}
-		if [ "$INTERFACE" = "$_if" ] || [ "$INTERFACE" = "${_if}_6" ]; then
+		if [ "$_if" = "${_spec%%:*}" ]; then
 			owrt_ecmp_rebuild "$ACTION $INTERFACE"
 			return
 		fi

@@ -231,7 +231,20 @@ describe.skipIf(!canRun)('router library on real kernel routes', () => {
   it('the hotplug entry point ignores mwan3 actions and unmanaged interfaces', () => {
     runLib('ACTION=connected INTERFACE=wan owrt_ecmp_hotplug; ACTION=ifup INTERFACE=lan owrt_ecmp_hotplug');
     expect(defaultRoute('-4')).toBeUndefined();
-    runLib('ACTION=ifup INTERFACE=vwan2_6 owrt_ecmp_hotplug');
+    // a dial's DHCPv6 sub-interface matters only to the IPv6 ECMP route
+    runLib('ACTION=ifup INTERFACE=vwan2_6 owrt_ecmp_hotplug', { ipv6: 'single' });
+    expect(defaultRoute('-4')).toBeUndefined();
+    runLib('ACTION=ifup INTERFACE=vwan2_6 owrt_ecmp_hotplug', { ipv6: 'ecmp' });
+    expect(devs(defaultRoute('-4'))).toHaveLength(3);
+    expect(devs(defaultRoute('-6'))).toHaveLength(3);
+  });
+
+  it('the hotplug entry point matches whole interface names', () => {
+    runLib('ACTION=ifup INTERFACE=vwan owrt_ecmp_hotplug; ACTION=ifup INTERFACE=vwan22 owrt_ecmp_hotplug; ACTION=ifup INTERFACE=lan_6 owrt_ecmp_hotplug', {
+      ipv6: 'ecmp',
+    });
+    expect(defaultRoute('-4')).toBeUndefined();
+    runLib('ACTION=ifdown INTERFACE=wan owrt_ecmp_hotplug');
     expect(devs(defaultRoute('-4'))).toHaveLength(3);
   });
 });
