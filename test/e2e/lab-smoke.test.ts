@@ -67,6 +67,21 @@ describe.skipIf(!enabled)('lab router VM (set OWRT_ECMP_LAB=0 to skip)', () => {
     expect((await router('readlink /bin/sh')).trim()).toBe('busybox');
   });
 
+  it("has OpenWrt's lock: held across processes until lock -u, -n fails while held, -s shares", async () => {
+    const out = await router(
+      'f=/tmp/smoke.lock; lock $f; echo "holder=$(cat $f)"; kill -0 "$(cat $f)" && echo holder-alive; ' +
+        'lock -n $f; echo "n-held=$?"; lock -u $f; sleep 0.2; lock -n $f; echo "n-free=$?"; lock -u $f; sleep 0.2; ' +
+        'lock -s $f; lock -s -n $f; echo "s-shared=$?"; lock -n $f; echo "x-vs-s=$?"; ' +
+        'for p in $(pgrep -f "^lock -s"); do kill $p; done; true',
+    );
+    expect(out).toMatch(/^holder=\d+$/m);
+    expect(out).toMatch(/^holder-alive$/m);
+    expect(out).toMatch(/^n-held=1$/m);
+    expect(out).toMatch(/^n-free=0$/m);
+    expect(out).toMatch(/^s-shared=0$/m);
+    expect(out).toMatch(/^x-vs-s=1$/m);
+  });
+
   it('keeps macvlan unloadable until kmod-macvlan is installed', async () => {
     const r = await lab.sshRun('modprobe macvlan');
     expect(r.code).not.toBe(0);

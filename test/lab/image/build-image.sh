@@ -77,6 +77,9 @@ copy_tree "$here/rootfs" "$root"
 	[ -e "$router_root/$f" ] || { mkdir -p "$root/$(dirname "$f")"; cp "$here/defaults/$f" "$root/$f"; }
 done
 
+log "OpenWrt's lock applet (Debian's BusyBox has none)"
+gcc -O2 -Wall -Wextra -o "$root/bin/lock" "$here/lock.c"
+
 log "kmod-macvlan: macvlan.ko kept aside until 'installed'"
 ko=$(find "$root/lib/modules/$kver" -name 'macvlan.ko*' | head -n1)
 [ -n "$ko" ] || { echo "macvlan module not found" >&2; exit 1; }
