@@ -129,8 +129,8 @@ Numbers are measured, not asserted; a missed target is shown with its gap. Re-re
   run for an earlier queued event (\`ifdown\`, \`ifup-failed\`) had read the new state. \`99-bench-stamp\` closes each event; CPU times are hotplug-call's, from \`/proc/$$/stat\`
   (its own plus its finished scripts' and their children's). The stamp scripts exist only during the bench.
   owrt-ecmp's library runs \`lock\`, \`ubus call network.interface dump\`, \`jsonfilter\` and \`lock -u\` once per event:
-  C programs of a few ms on OpenWrt, Python stand-ins in the lab (the "router" rows give their cost here), so most of
-  its time in the lab is theirs. Failover trials: ${trials || '–'} (each hangs up the next dial in turn; the
+  C programs of a few ms on OpenWrt; in the lab \`ubus\` and \`jsonfilter\` are Python stand-ins (so was \`lock\` before
+  git 2a30f6e; the "router" rows give their cost here), so most of its time in the lab is theirs. Failover trials: ${trials || '–'} (each hangs up the next dial in turn; the
   baselines run fewer, as the issue allows).
 * **Flow stability**: 64 long-lived TCP flows over 4 dials (\`bench/flows.py\` from the LAN host to a sink in the ISP
   netns; not iperf3, whose single control connection may itself sit on the dropped dial and abort every stream),

@@ -448,15 +448,15 @@ export async function tool16() {
 
 /**
  * What single commands cost on the lab router (median of 5, ms): the fork+exec floor, ip, and the
- * lab's Python stand-ins for ubus, jsonfilter and lock, which are small C programs on OpenWrt and
- * which owrt-ecmp's hotplug library calls once each per event.
+ * lab's Python stand-ins for ubus and jsonfilter and its C lock, which are small C programs on OpenWrt
+ * and which owrt-ecmp's hotplug library calls once each per event.
  */
 export async function routerCosts() {
   const cmds = {
     'true (fork+exec)': '/bin/true', 'ip -4 route show': 'ip -4 route show', 'ip nexthop show': 'ip nexthop show',
     'ubus call network.interface dump (Python stand-in)': 'ubus call network.interface dump',
     'jsonfilter (Python stand-in)': 'jsonfilter -s \'{"a":1}\' -e @.a',
-    'lock + lock -u (Python stand-in)': 'lock /tmp/bench-cal.lock; lock -u /tmp/bench-cal.lock',
+    'lock + lock -u': 'lock /tmp/bench-cal.lock; lock -u /tmp/bench-cal.lock',
     'logger': 'logger -t bench-cal x',
   };
   const script = Object.values(cmds).map((c) => `for i in 1 2 3 4 5; do read a _ </proc/uptime; ${c} >/dev/null 2>&1; read b _ </proc/uptime; echo "$a $b"; done; echo @@`).join('\n');

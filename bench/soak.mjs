@@ -90,9 +90,15 @@ export async function runSoak({ events = 200, seed = Date.now() % 100000, boundS
   const counts = Object.fromEntries(KINDS.map((k) => [k, 0]));
   const marks = [];
   const t0wall = Date.now();
+  // every kind once, in random order, before the draw is free: a short run covers them all
+  const first = [...KINDS];
+  for (let i = first.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [first[i], first[j]] = [first[j], first[i]];
+  }
   try {
     for (let i = 0; i < events; i++) {
-      const kind = pick(KINDS);
+      const kind = i < first.length ? first[i] : pick(KINDS);
       const up = (await router('ls /sys/class/net | grep "^pppoe-" || true')).trim().split('\n').filter(Boolean);
       const dev = pick(up.length ? up : all);
       const iface = ifaceOf(dev);

@@ -61,7 +61,8 @@ export function hashInputs(entries) {
     if (st.isSymbolicLink()) h.update(`link ${rel} ${fs.readlinkSync(abs)}\n`);
     else if (st.isDirectory()) {
       h.update(`dir ${rel}\n`);
-      for (const name of fs.readdirSync(abs).sort()) walk(path.join(abs, name), `${rel}/${name}`);
+      // (compiled Python that running the stand-ins on the host may leave is not an input)
+      for (const name of fs.readdirSync(abs).sort()) if (name !== '__pycache__') walk(path.join(abs, name), `${rel}/${name}`);
     } else {
       h.update(`file ${rel} ${st.mode & 0o111 ? 'x' : '-'} ${st.size}\n`);
       h.update(fs.readFileSync(abs));

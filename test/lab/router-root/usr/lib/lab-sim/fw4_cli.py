@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # Lab fw4: validates /etc/config/firewall the way the lab needs and records
 # the zones in /var/run/fw4-sim.state (read by netifd-sim and `fw4 network`).
 # No nftables ruleset is generated: filtering/NAT are not simulated.
@@ -6,7 +5,7 @@ import json
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "usr", "lib", "lab-sim"))
+sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
 import ucisim  # noqa: E402
 
 STATE = os.environ.get("NETIFD_SIM_FW_STATE", "/var/run/fw4-sim.state")

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # Lab stand-in for OpenWrt's jsonfilter (openwrt/jsonpath): same options,
 # same output formats (raw strings, json-c "spaced" JSON for other values,
 # `export VAR=...; ` with booleans as 1/0 for -e VAR=pattern).

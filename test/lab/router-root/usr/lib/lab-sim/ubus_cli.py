@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # Lab stand-in for OpenWrt's ubus CLI, talking to netifd-sim's socket.
 # Output format follows libubox blobmsg_format_json_indent (tabs, '"key": value',
 # '/' escaped, empty containers as "{\n\t\n}"); exit codes are ubus status codes.

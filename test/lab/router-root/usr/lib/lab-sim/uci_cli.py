@@ -1,9 +1,8 @@
-#!/usr/bin/python3
 # Lab stand-in for OpenWrt's /sbin/uci (see /usr/lib/lab-sim/ucisim.py).
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "usr", "lib", "lab-sim"))
+sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
 import ucisim as U  # noqa: E402
 
 APP = "uci"
