@@ -6,6 +6,7 @@ import { setupCommand } from './commands/setup.js';
 import { statusCommand } from './commands/status.js';
 import { teardownCommand } from './commands/teardown.js';
 import { ExitCode, HostKeyError, OwrtEcmpError } from './errors.js';
+import { errorJson, usageErrorJson, wantsJson, writeJson } from './output/json.js';
 import { TOOL_VERSION } from './plan/files.js';
 
 const EXIT_CODES = `
@@ -112,11 +113,15 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok;
   } catch (e) {
+    // with --json the failure is the one document on stdout; the human text still goes to stderr
+    const json = wantsJson(argv);
     if (e instanceof CommanderError) {
       // help and version are "errors" to commander; parse errors are usage errors
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return ExitCode.ok;
+      if (json) writeJson(usageErrorJson(e.message));
       return ExitCode.usage;
     }
+    if (json) writeJson(errorJson(e));
     if (e instanceof OwrtEcmpError) {
       process.stderr.write(`owrt-ecmp: ${e.message}\n`);
       if (e instanceof HostKeyError) process.stderr.write(`  host key: ${e.fingerprint}\n`);

@@ -1,4 +1,5 @@
 import { ExitCode } from '../errors.js';
+import { writeJson } from '../output/json.js';
 import { checkCapabilities } from '../plan/capabilities.js';
 import { readSettings } from '../plan/store.js';
 import { parseFacts } from '../probe/facts.js';
@@ -57,7 +58,7 @@ export async function doctorCommand(o: GlobalOptions): Promise<number> {
       },
     };
     if (o.json) {
-      process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      writeJson(report);
     } else {
       const r = facts.release;
       const out = [

@@ -1,6 +1,8 @@
 import { CapabilityError, ExitCode } from '../errors.js';
 import { parseIntOption } from '../options.js';
-import { formatPlan } from '../output/plan.js';
+import { changeJson, writeJson } from '../output/json.js';
+import { formatPlan, planJson, type PlanView } from '../output/plan.js';
+import { ROUTER_PATHS } from '../paths.js';
 import { formatStatus } from '../output/status.js';
 import { renderHotplug } from '../plan/files.js';
 import { readSettings } from '../plan/store.js';
@@ -31,7 +33,9 @@ export async function hotplugCommand(o: HotplugOptions): Promise<number> {
     const plan = planSetup(settings, facts, {});
     s.addSecrets(plan.secrets);
     if (o.print) {
-      process.stdout.write(renderHotplug(settings, plan.dials, plan.caps.routeMode));
+      const content = renderHotplug(settings, plan.dials, plan.caps.routeMode);
+      if (o.json) writeJson(changeJson('hotplug', { dryRun: true, changes: false, applied: false, file: { path: ROUTER_PATHS.hotplug, content } }));
+      else process.stdout.write(content);
       return ExitCode.ok;
     }
     if (plan.changes.uci.length) {
@@ -41,9 +45,15 @@ export async function hotplugCommand(o: HotplugOptions): Promise<number> {
     plan.changes.touchesNetwork = false;
     gate(plan, o.installPackages);
     checkIdle(facts);
-    process.stdout.write(`${formatPlan(plan.changes, s.secretList, Boolean(o.debug))}\n`);
+    const view: PlanView = { secrets: s.secretList, verbose: Boolean(o.verbose || o.debug), firewall: facts.config.firewall };
+    const changes = !isEmpty(plan.changes);
+    if (o.json && o.dryRun) {
+      writeJson(changeJson('hotplug', { dryRun: true, changes, applied: false, plan: planJson(plan.changes, view) }));
+      return ExitCode.ok;
+    }
+    if (!o.json) process.stdout.write(`${formatPlan(plan.changes, view)}\n`);
     if (o.dryRun) return ExitCode.ok;
-    if (isEmpty(plan.changes)) s.log.step('router-side files are up to date; rebuilding the routes');
+    if (!changes) s.log.step('router-side files are up to date; rebuilding the routes');
     const status = await applyAndVerify(s, {
       ...plan,
       routeMode: plan.caps.routeMode,
@@ -56,7 +66,8 @@ export async function hotplugCommand(o: HotplugOptions): Promise<number> {
       after: 'rebuild',
       before: 'none',
     });
-    if (o.json) process.stdout.write(`${JSON.stringify({ schemaVersion: 1, status }, null, 2)}\n`);
+    // the routes are rebuilt even when no file changed: that is the apply
+    if (o.json) writeJson(changeJson('hotplug', { dryRun: false, changes, applied: true, plan: planJson(plan.changes, view), status }));
     else process.stdout.write(`\n${formatStatus(status)}\n`);
     return status.healthy ? ExitCode.ok : ExitCode.unhealthy;
   });

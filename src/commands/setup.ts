@@ -2,7 +2,8 @@ import { renderApply, renderConfirm, renderWait } from '../apply/script.js';
 import { runApply, runConfirm } from '../apply/index.js';
 import { CapabilityError, ConflictError, ConnectError, ExitCode, RemoteError, RolledBackError, UsageError } from '../errors.js';
 import { type Credentials, type RawSetupOptions, resolveCredentials, resolveSettings } from '../options.js';
-import { formatPlan, planData } from '../output/plan.js';
+import { changeJson, writeJson } from '../output/json.js';
+import { formatPlan, planJson, type PlanView } from '../output/plan.js';
 import { formatStatus } from '../output/status.js';
 import type { Problem } from '../plan/capabilities.js';
 import { readSettings } from '../plan/store.js';
@@ -174,17 +175,18 @@ export async function setupCommand(o: SetupOptions): Promise<number> {
       s.log.warn(`${facts.pendingChanges.length} staged uci change(s) by someone else; they stay staged and uncommitted`);
     }
     const empty = isEmpty(plan.changes);
-    if (o.json && o.dryRun) {
-      process.stdout.write(`${JSON.stringify({ schemaVersion: 1, dryRun: true, changes: !empty, plan: planData(plan.changes, s.secretList) }, null, 2)}\n`);
+    const view: PlanView = { secrets: s.secretList, verbose: Boolean(o.verbose || o.debug), firewall: facts.config.firewall };
+    if (o.json && (o.dryRun || empty)) {
+      writeJson(changeJson('setup', { dryRun: Boolean(o.dryRun), changes: !empty, applied: false, plan: planJson(plan.changes, view) }));
       return ExitCode.ok;
     }
-    if (!o.json) process.stdout.write(`${formatPlan(plan.changes, s.secretList, Boolean(o.debug))}\n`);
+    if (!o.json) process.stdout.write(`${formatPlan(plan.changes, view)}\n`);
     if (o.dryRun) return ExitCode.ok;
     if (empty) {
       s.log.step('the router already matches: no changes');
       return ExitCode.ok;
     }
-    if (!(await confirmChange(`Apply these changes to ${s.target.host}?`, o.yes))) return ExitCode.failure;
+    await confirmChange(`Apply these changes to ${s.target.host}?`, o.yes);
     const status = await applyAndVerify(s, {
       ...plan,
       routeMode: plan.caps.routeMode,
@@ -196,7 +198,7 @@ export async function setupCommand(o: SetupOptions): Promise<number> {
       after: 'rebuild',
       before: 'none',
     });
-    if (o.json) process.stdout.write(`${JSON.stringify({ schemaVersion: 1, changes: true, status }, null, 2)}\n`);
+    if (o.json) writeJson(changeJson('setup', { dryRun: false, changes: true, applied: true, plan: planJson(plan.changes, view), status }));
     else process.stdout.write(`\n${formatStatus(status)}\n`);
     return status.healthy ? ExitCode.ok : ExitCode.unhealthy;
   });

@@ -1,4 +1,5 @@
 import { ExitCode } from '../errors.js';
+import { writeJson } from '../output/json.js';
 import { formatStatus } from '../output/status.js';
 import { runScript } from '../remote/run.js';
 import { buildStatus } from '../report/status.js';
@@ -10,7 +11,8 @@ export async function statusCommand(o: GlobalOptions): Promise<number> {
   return withSession(o, async (s) => {
     const res = await runScript(await s.transport(), statusScript(), 'status');
     const report = buildStatus(res.sections);
-    process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatStatus(report)}\n`);
+    if (o.json) writeJson(report);
+    else process.stdout.write(`${formatStatus(report)}\n`);
     return report.healthy ? ExitCode.ok : ExitCode.unhealthy;
   });
 }

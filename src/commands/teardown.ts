@@ -1,6 +1,7 @@
 import { ExitCode } from '../errors.js';
 import { parseIntOption } from '../options.js';
-import { formatPlan, planData } from '../output/plan.js';
+import { changeJson, writeJson } from '../output/json.js';
+import { formatPlan, planJson, type PlanView } from '../output/plan.js';
 import { resolveRouteMode } from '../plan/capabilities.js';
 import { planDials } from '../plan/dials.js';
 import { isEmpty } from '../plan/setup.js';
@@ -28,18 +29,20 @@ export async function teardownCommand(o: TeardownOptions): Promise<number> {
     const dials = planDials(settings, 'wan', '00:00:00:00:00:00');
     const secrets = plan.changes.uci.flatMap((op) => ('option' in op && op.option === 'password' && 'value' in op ? [op.value] : []));
     s.addSecrets(secrets);
-    if (o.json && o.dryRun) {
-      process.stdout.write(`${JSON.stringify({ schemaVersion: 1, dryRun: true, changes: !isEmpty(plan.changes), plan: planData(plan.changes, s.secretList) }, null, 2)}\n`);
+    const empty = isEmpty(plan.changes);
+    const view: PlanView = { secrets: s.secretList, verbose: Boolean(o.verbose || o.debug), firewall: facts.config.firewall };
+    if (o.json && (o.dryRun || empty)) {
+      writeJson(changeJson('teardown', { dryRun: Boolean(o.dryRun), changes: !empty, applied: false, plan: planJson(plan.changes, view) }));
       return ExitCode.ok;
     }
-    process.stdout.write(`${formatPlan(plan.changes, s.secretList)}\n`);
+    if (!o.json) process.stdout.write(`${formatPlan(plan.changes, view)}\n`);
     if (o.dryRun) return ExitCode.ok;
-    if (isEmpty(plan.changes)) {
+    if (empty) {
       s.log.step('nothing of owrt-ecmp is on this router');
       return ExitCode.ok;
     }
-    if (!(await confirmChange(`Remove owrt-ecmp from ${s.target.host}?`, o.yes))) return ExitCode.failure;
-    await applyAndVerify(s, {
+    await confirmChange(`Remove owrt-ecmp from ${s.target.host}?`, o.yes);
+    const status = await applyAndVerify(s, {
       changes: plan.changes,
       settings,
       dials,
@@ -53,6 +56,7 @@ export async function teardownCommand(o: TeardownOptions): Promise<number> {
       before: 'flush',
     });
     s.log.step('owrt-ecmp removed; the router is back to its configuration before setup');
+    if (o.json) writeJson(changeJson('teardown', { dryRun: false, changes: true, applied: true, plan: planJson(plan.changes, view), status }));
     return ExitCode.ok;
   });
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { dialMac } from '../../src/plan/dials.js';
 import { isEmpty, planSetup } from '../../src/plan/setup.js';
 import { resolveSettings } from '../../src/options.js';
-import { planData } from '../../src/output/plan.js';
+import { planJson } from '../../src/output/plan.js';
 import { renderBatch } from '../../src/uci/batch.js';
 import { factsFrom } from '../helpers/facts.js';
 
@@ -49,7 +49,7 @@ describe('planSetup on a stock 23.05 router', () => {
 
   it('never shows the password in the plan', () => {
     const plan = planSetup(resolveSettings({ dials: '3' }), stock(), { password: 'n3w$ecret' });
-    const shown = JSON.stringify(planData(plan.changes, plan.secrets));
+    const shown = JSON.stringify(planJson(plan.changes, { secrets: plan.secrets, verbose: true }));
     expect(shown).not.toContain('n3w$ecret');
     expect(shown).not.toContain('reboot');
     expect(shown).toContain('set network.vwan2.password=•••••');

@@ -4,6 +4,7 @@ import { planDials } from '../../src/plan/dials.js';
 import { renderHotplug } from '../../src/plan/files.js';
 import { formatStatus } from '../../src/output/status.js';
 import { buildStatus } from '../../src/report/status.js';
+import { schemaErrors } from '../helpers/schemas.js';
 
 const settings = resolveSettings({ dials: '3', weights: '2,1,1' });
 const ownConfig = `
@@ -111,6 +112,12 @@ describe('buildStatus', () => {
     expect(r.problems).toContain('dial 2 (vwan2) is up but not in the IPv4 ECMP route');
     expect(r.problems.join('\n')).toMatch(/hotplug script differs/);
     expect(r.problems.join('\n')).toMatch(/fib_multipath_hash_policy is 0, expected 1/);
+  });
+
+  it('status --json documents are valid against schemas/status.schema.json (set up, unhealthy, not set up)', () => {
+    for (const r of [buildStatus(sections()), buildStatus(sections({ config_owrt_ecmp: '' }))]) expect(schemaErrors('status', r)).toBe('');
+    const bad = { ...buildStatus(sections()), dials: [{ dial: 1, state: 'sideways' }] };
+    expect(schemaErrors('status', bad)).toMatch(/dials\/0/);
   });
 
   it('says when the router is not set up', () => {
