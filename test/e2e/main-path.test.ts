@@ -4,6 +4,7 @@
  * router's kernel. One VM, one story, in order.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { schemaErrors } from '../helpers/schemas.js';
 import { devsFor, ecmpDevs, eventually, exportCmd, lab, labEnabled, owrt, router } from './lab-cli.js';
 
 /**
@@ -62,8 +63,9 @@ describe.skipIf(!labEnabled)('owrt-ecmp on the lab router', () => {
   });
 
   it('--dry-run prints the plan with the password masked and changes nothing', async () => {
-    const r = owrt(['setup', '--dials', '4', '--install-packages', '--dry-run']);
+    const r = owrt(['setup', '--dials', '4', '--install-packages', '--dry-run', '--verbose']);
     expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^\+3 dials \(vwan2 vwan3 vwan4\) · .*firewall: wan zone \+3 networks/m);
     expect(r.stdout).toContain("set network.vwan4.proto='pppoe'");
     expect(r.stdout).toContain('set network.vwan2.password=•••••');
     expect(r.stdout + r.stderr).not.toContain(lab.ISP_ACCOUNT.password);
@@ -82,6 +84,7 @@ describe.skipIf(!labEnabled)('owrt-ecmp on the lab router', () => {
     const st = owrt(['status', '--json']);
     expect(st.code).toBe(0);
     const report = JSON.parse(st.stdout);
+    expect(schemaErrors('status', report)).toBe('');
     expect(report.healthy).toBe(true);
     expect(report.ecmp.ipv4.map((n: { dev: string }) => n.dev).sort()).toEqual(await ecmpDevs());
     expect(report.dials.every((d: { state: string; inIpv4Ecmp: boolean }) => d.state === 'up' && d.inIpv4Ecmp)).toBe(true);

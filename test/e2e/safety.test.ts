@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { schemaErrors } from '../helpers/schemas.js';
 import { eventually, exportCmd, lab, labArgs, labEnabled, owrt, owrtAsync, owrtRaw, registerSecret, router } from './lab-cli.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'owrt-ecmp-safety-'));
@@ -210,7 +211,7 @@ describe.skipIf(!labEnabled)('safety on the lab router', () => {
       expect(dry.stdout).toContain('set network.vwan2.password=•••••');
       const json = owrt(['setup', '--dials', '2', '--dry-run', '--json', '--password-file', pwFile, '--username', username]);
       expect(json.code).toBe(0);
-      JSON.parse(json.stdout);
+      expect(schemaErrors('change', JSON.parse(json.stdout))).toBe('');
       const r = owrt(['setup', '--dials', '2', '--yes', '--wait', '0', '--debug', '--password-file', pwFile, '--username', username]);
       // the lab ISP does not know this account: the dial is refused, the setup itself is applied
       expect([0, 8], r.stderr).toContain(r.code);

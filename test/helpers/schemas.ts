@@ -4,7 +4,8 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Ajv2020 from 'ajv/dist/2020.js';
+// the named export: under NodeNext the default import of this CommonJS module is not a constructor
+import { Ajv2020 } from 'ajv/dist/2020.js';
 
 export const schemasDir = join(import.meta.dirname, '..', '..', 'schemas');
 
@@ -14,9 +15,9 @@ export function loadSchema(name: SchemaName): Record<string, unknown> {
   return JSON.parse(readFileSync(join(schemasDir, `${name}.schema.json`), 'utf8')) as Record<string, unknown>;
 }
 
-let ajv: InstanceType<typeof Ajv2020> | undefined;
+let ajv: Ajv2020 | undefined;
 
-function instance(): InstanceType<typeof Ajv2020> {
+function instance(): Ajv2020 {
   if (ajv) return ajv;
   ajv = new Ajv2020({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true });
   for (const f of readdirSync(schemasDir).filter((n) => n.endsWith('.schema.json'))) {

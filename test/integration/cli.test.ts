@@ -365,11 +365,11 @@ describe.skipIf(!caps.dropbear)('a Debian host over dropbear is not an OpenWrt r
     expect(r.stdout).toBe('');
   });
 
-  it('setup --dials 2 --dry-run --json: exit 7, nothing on stdout', async () => {
+  it('setup --dials 2 --dry-run --json: exit 7, the error as the one JSON document on stdout', async () => {
     const r = await runCli(['setup', '--dials', '2', '--dry-run', '--json', ...h.ssh()]);
     expectExit(r, 7);
     expect(r.stderr).toContain('not an OpenWrt router');
-    expect(r.stdout).toBe('');
+    expect(JSON.parse(r.stdout)).toMatchObject({ error: { code: 'capability', exitCode: 7 } });
   });
 
   it('doctor: exit 7 with the problems and their fixes listed', async () => {
