@@ -101,7 +101,7 @@ function headline(s: Omit<PlanSummary, 'headline' | 'empty'>): string {
   const sysctls = Object.keys(s.sysctls).length;
   if (sysctls) parts.push(`sysctls: ${sysctls}`);
   if (s.packages.length) parts.push(`packages: ${s.packages.join(' ')}`);
-  if (!parts.length && (s.settingsStored || s.sysupgrade.add.length || s.sysupgrade.remove.length)) parts.push('bookkeeping only');
+  if (!parts.length && (s.settingsStored || s.sysupgrade.add.length || s.sysupgrade.remove.length)) parts.push('stored settings only');
   return parts.join(' · ');
 }
 
