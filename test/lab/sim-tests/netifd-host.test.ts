@@ -138,6 +138,13 @@ describe('netifd-sim devices and reload', () => {
     expect(l.ip(['route', 'show', 'default']).stdout).toContain('via 10.9.0.1 dev v1 proto static metric 7');
     expect(l.ip(['route', 'show', '10.9.0.0/24']).stdout).toContain('metric 7');
     expect(l.readEvents().filter((e) => e.includes('up1'))).toEqual(['ifup up1 v1']);
+    l.uci(['set', 'network.up1.owrt_marker=x']); // an option netifd does not know: nothing happens
+    l.uci(['set', 'network.up1.dns=192.0.2.3']); //  dns changes in place
+    l.uci(['commit', 'network']);
+    must(l.ubus('network', 'reload'));
+    expect(l.readResolv()).toContain('# Interface up1\nnameserver 192.0.2.3\n');
+    await sleep(300);
+    expect(l.readEvents().filter((e) => e.includes('up1'))).toEqual(['ifup up1 v1']);
     l.uci(['set', 'network.up1.gateway=10.9.0.254']);
     l.uci(['commit', 'network']);
     must(l.ubus('network', 'reload'));
@@ -220,5 +227,61 @@ describe('netifd-sim pppd teardown and device removal', () => {
     expect(st.route).toBeUndefined();
     expect(st.l3_device).toBeUndefined();
     expect(l.ip(['route', 'show', 'default']).stdout).toBe('');
+  });
+});
+
+const MGMT = `
+config interface 'mgmt'
+	option device 'eth0'
+	option proto 'static'
+	option ipaddr '10.0.2.15'
+	option netmask '255.255.255.0'
+	option gateway '10.0.2.2'
+`;
+
+describe('netifd-sim management NIC', () => {
+  it('never removes the eth0 address nor routes over it', async () => {
+    const l = new NetifdLab('mgmt');
+    lab = l;
+    must(l.ip(['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0p']));
+    must(l.ip(['addr', 'add', '10.0.2.15/24', 'dev', 'eth0']));
+    l.writeConfig(MGMT);
+    await l.start();
+    await waitFor(up(l, 'mgmt'));
+    expect(l.ip(['route', 'show', 'default']).stdout).toBe('');
+    l.uci(['set', 'network.mgmt.metric=3']);
+    l.uci(['commit', 'network']);
+    must(l.ubus('network', 'reload'));
+    must(l.ubus('network.interface.mgmt', 'down'));
+    expect(l.ip(['-br', 'addr', 'show', 'eth0']).stdout).toContain('10.0.2.15/24');
+    expect(l.ip(['route', 'show', 'default']).stdout).toBe('');
+  });
+});
+
+describe('netifd-sim <if>_6 on a dial (dhcpv6.script routes)', () => {
+  it('adds one ::/0 route per prefix, restricted to that source, metric 512', async () => {
+    const l = await boot('v6', PPP, ['v3', 'v4', 'pppoe-wan', 'pppoe-wanb']);
+    writeFileSync(join(l.dir, 'fw4.state'), JSON.stringify({ zones: [{ name: 'wan', network: ['wanb'] }] }));
+    await waitFor(() => l.status('wanb').pending === true);
+    must(l.ubus('network.interface.wanb', 'notify_proto', { action: 'ppp-up', ifname: 'pppoe-wanb', local: '100.64.0.3', remote: '100.64.255.1' }));
+    must(l.ubus('network.interface.wanb', 'notify_proto', { action: 'ppp6-up', ifname: 'pppoe-wanb', local: 'fe80::2', remote: 'fe80::1' }));
+    must(l.ubus('network', 'add_dynamic', { name: 'wanb_6', proto: 'dhcpv6', device: '@wanb', zone: 'wan' }));
+    await sleep(1500);
+    expect(l.status('wanb_6').up).toBe(false); // no prefix yet: no route to restrict, not up
+    for (const a of ['2001:db8:100:3::2/64', '2001:db8:200:3::2/64']) must(l.ip(['-6', 'addr', 'add', a, 'dev', 'pppoe-wanb', 'nodad']));
+    await waitFor(up(l, 'wanb_6'), 5000);
+    const st = l.status('wanb_6') as { route: object[]; l3_device: string; data: object };
+    expect(st.l3_device).toBe('pppoe-wanb');
+    expect(st.data).toEqual({ zone: 'wan' });
+    expect(st.route).toEqual([
+      { target: '::', mask: 0, nexthop: 'fe80::1', metric: 512, source: '2001:db8:100:3::/64' },
+      { target: '::', mask: 0, nexthop: 'fe80::1', metric: 512, source: '2001:db8:200:3::/64' },
+    ]);
+    const routes = l.ip(['-6', 'route', 'show', 'default']).stdout;
+    expect(routes).toContain('default from 2001:db8:100:3::/64 via fe80::1 dev pppoe-wanb proto static metric 512');
+    expect(routes).toContain('default from 2001:db8:200:3::/64 via fe80::1 dev pppoe-wanb proto static metric 512');
+    must(l.ubus('network.interface.wanb', 'notify_proto', { action: 'ppp-down' }));
+    expect(l.ubus('network.interface.wanb_6', 'status').code).not.toBe(0); // freed with the parent
+    expect(l.ip(['-6', 'route', 'show', 'default']).stdout).toBe('');
   });
 });

@@ -2,7 +2,7 @@
 import ucisim
 from netifd_base import APPLY_DELTAS, CONFDIR, LOCK, MGMT_DEV, RESTART_HOLDOFF, cfg_bool, dev_exists, ip, log, now
 from netifd_devices import DevicesMixin
-from netifd_iface import IN_PLACE_KEYS, RELOAD_IP_KEYS, Iface
+from netifd_iface import RELOAD_IP_KEYS, Iface, needs_restart
 from netifd_ip import IpMixin
 from netifd_ppp import PppMixin
 
@@ -61,14 +61,16 @@ class State(IpMixin, DevicesMixin, PppMixin):
         changed = {k for k in set(i.cfg) | set(cfg) if i.cfg.get(k) != cfg.get(k)}
         if not changed and not device_changed:
             return
-        old_auto = cfg_bool(i.cfg.get("auto"), True)
-        if device_changed or not changed <= RELOAD_IP_KEYS | IN_PLACE_KEYS:
+        # autostart follows the config only when `auto` turns on; an interface set
+        # down by hand stays down across other config changes
+        if not cfg_bool(i.cfg.get("auto"), True) and cfg_bool(cfg.get("auto"), True):
+            i.autostart = True
+        if device_changed or needs_restart(i.cfg, cfg):
             i.cfg = dict(cfg)
             i.errors = []
-            i.autostart = cfg_bool(cfg.get("auto"), True) and not cfg_bool(cfg.get("disabled"), False)
             if i.state == "down":
                 if i.autostart:
-                    self.set_up(i)
+                    self.start(i)
             else:
                 i.reload_pending = True  # IFC_RELOAD: set up again once the protocol is down
                 self.set_down(i, admin=False)
@@ -78,10 +80,8 @@ class State(IpMixin, DevicesMixin, PppMixin):
             i.cfg = dict(cfg)
             self.ip_set_enabled(i, True)   # ... added with the new ones
         i.cfg = dict(cfg)
-        if not old_auto and cfg_bool(cfg.get("auto"), True):
-            i.autostart = True
-            if i.state == "down":
-                self.set_up(i)
+        if i.autostart and i.state == "down" and i.restart_at is None:
+            self.start(i)  # interface_check_state
 
     # ---------------------------------------------------------- state machine
     def set_up(self, i):

@@ -2,10 +2,27 @@
 from netifd_base import cfg_bool, cfg_list, dev_exists, now
 
 # netifd interface.c interface_change_config: a change of these only re-applies the IP
-# settings (reload_ip); ifname/device, proto, the parent or any option of the protocol
-# handler restarts the interface; dns, dns_search, peerdns and auto change in place.
+# settings (reload_ip: addresses and routes deleted and added again, no redial).
 RELOAD_IP_KEYS = {"metric", "defaultroute", "ip4table", "ip6table"}
-IN_PLACE_KEYS = {"dns", "dns_search", "peerdns", "auto"}
+# The interface restarts (IFC_RELOAD: down, then up) when device/ifname or proto changes,
+# or any option its protocol handler declares (uci_blob_check_equal over config_params):
+_PPP = ("username password keepalive keepalive_adaptive demand pppd_options connect disconnect ipv6 "
+        "authfail mtu pppname unnumbered reqprefix persist maxfail holdoff sourcefilter delegate norelease")
+PROTO_PARAMS = {
+    "pppoe": set((_PPP + " ac service host_uniq padi_attempts padi_timeout").split()),
+    "static": set("ipaddr ip6addr netmask broadcast ptpaddr gateway ip6gw ip6prefix".split()),
+    "dhcpv6": set(("reqaddress reqprefix clientid reqopts defaultreqopts noslaaconly forceprefix "
+                   "extendprefix norelease noserverunicast noclientfqdn sourcefilter ra_holdoff").split()),
+}
+# Anything else (dns, dns_search, peerdns, auto, options netifd does not know) changes in place;
+# `disabled` is treated as a restart here.
+RESTART_KEYS = {"device", "ifname", "proto", "disabled"}
+
+
+def needs_restart(old, new):
+    changed = {k for k in set(old) | set(new) if old.get(k) != new.get(k)}
+    params = PROTO_PARAMS.get(old.get("proto", "none"), set())
+    return bool(changed & (RESTART_KEYS | params))
 
 
 def private(d):

@@ -248,4 +248,4 @@ def slaac(dev):
         pfx = str(ipaddress.ip_network("%s/%s" % (addr, plen), strict=False))
         if pfx not in prefixes:
             prefixes.append(pfx)
-    return prefixes, addrs
+    return sorted(prefixes), addrs  # stable order: the kernel lists the newest first
