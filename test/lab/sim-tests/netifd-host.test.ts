@@ -118,6 +118,14 @@ describe('netifd-sim devices and reload', () => {
     expect(l.ip(['-o', 'link', 'show', 'master', 'br-lan']).stdout).toContain('lan1');
     expect(l.ip(['-br', 'addr', 'show', 'br-lan']).stdout).toMatch(/192\.168\.1\.1\/24 fd3c:5b2a:91e0:1::1\/64/);
     expect(l.status('lan').l3_device).toBe('br-lan');
+    // a port added later is enslaved without restarting the interface
+    must(l.ip(['link', 'add', 'lan2', 'type', 'veth', 'peer', 'name', 'lan2p']));
+    l.uci(['add_list', 'network.@device[0].ports=lan2']);
+    l.uci(['commit', 'network']);
+    must(l.ubus('network', 'reload'));
+    expect(l.ip(['-o', 'link', 'show', 'master', 'br-lan']).stdout).toMatch(/lan1[^]*lan2/);
+    await sleep(300);
+    expect(l.readEvents().filter((e) => e.includes('lan'))).toEqual(['ifup lan br-lan']);
   });
 
   it('a metric change deletes and re-adds the addresses, no hotplug down/up; a gateway change restarts', async () => {

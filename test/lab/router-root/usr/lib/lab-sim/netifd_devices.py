@@ -13,12 +13,13 @@ class DevicesMixin:
             new = devices.get(name)
             if new == old:
                 continue
-            changed.add(name)
             if new is None or new.get("type") != old.get("type") or old.get("type") == "macvlan":
+                changed.add(name)
                 self.delete_device(name, old)
                 del self.devices[name]
             else:
-                self.devices[name] = new  # a bridge keeps existing: only its ports change
+                # a bridge keeps existing and its interface stays up: only the ports change
+                self.devices[name] = new
                 self.ensure_device(name)
         for name, d in devices.items():
             if name not in self.devices:
