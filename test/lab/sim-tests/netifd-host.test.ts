@@ -53,8 +53,8 @@ config interface 'wanb'
 `;
 
 let lab: NetifdLab | null = null;
-afterEach(() => {
-  lab?.stop();
+afterEach(async () => {
+  await lab?.stop();
   lab = null;
 });
 

@@ -2,7 +2,7 @@
 // with real iproute2 and a hotplug-call stand-in that records events. No pppd: the host
 // kernel has no PPP, so only static and bridge interfaces are exercised here.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, run, type Run } from './helpers.js';
@@ -100,17 +100,31 @@ export class NetifdLab {
     return existsSync(this.resolv) ? readFileSync(this.resolv, 'utf8') : '';
   }
 
-  stop(): void {
-    if (this.proc?.pid) {
-      try {
-        const pid = Number(readFileSync(join(this.dir, 'pid'), 'utf8'));
-        process.kill(pid, 'SIGTERM');
-      } catch {
-        this.proc.kill('SIGTERM');
-      }
+  /** Stops the daemon (SIGTERM, SIGKILL after 3 s) and the pppd stand-ins, then removes the netns. */
+  async stop(): Promise<void> {
+    const pids: number[] = [];
+    for (const f of readdirSync(this.dir)) {
+      if (f === 'pid' || /^pppd-.*\.pid$/.test(f)) pids.push(Number(readFileSync(join(this.dir, f), 'utf8')));
     }
+    if (this.proc?.pid) pids.push(this.proc.pid);
+    for (const pid of pids) signal(pid, 'SIGTERM');
+    const end = Date.now() + 3000;
+    while (pids.some(alive) && Date.now() < end) await sleep(50);
+    for (const pid of pids.filter(alive)) signal(pid, 'SIGKILL');
     spawnSync(IP, ['netns', 'del', this.ns]);
     rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  return existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // already gone
   }
 }
 
