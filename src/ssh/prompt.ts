@@ -26,11 +26,12 @@ export class PromptInterrupted extends Error {
 function readLine(question: string, echo: boolean): Promise<string | undefined> {
   const input = process.stdin;
   const out = process.stderr;
-  out.write(question);
   return new Promise((resolve, reject) => {
     let buf = '';
     const wasRaw = input.isRaw;
+    // raw mode before the question: whatever is typed after it appears is never echoed by the tty
     input.setRawMode(true);
+    out.write(question);
     input.resume();
     const finish = (value: string | undefined, err?: Error): void => {
       input.off('data', onData);
