@@ -76,9 +76,9 @@ function onPty(args: string[]): Pty {
   };
 }
 
-function runPlain(args: string[]): Promise<{ code: number | null; stderr: string }> {
+function runPlain(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stderr: string }> {
   return new Promise((res) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: baseEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...baseEnv(), ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('close', (code) => res({ code, stderr }));
@@ -134,6 +134,16 @@ for (const kind of ['dropbear', 'openssh'] as const) {
       expect(readFileSync(kh, 'utf8')).toBe('');
     });
 
+    it('Ctrl-C at the question cancels (exit 3) and records nothing', async () => {
+      const kh = knownFile('kh-ask-ctrl-c', false);
+      const p = onPty(['status', ...host(), '--identity', plainKey.file, '--known-hosts', kh]);
+      await p.answer(/\(yes\/no\/\[fingerprint\]\)\? /, '\u0003');
+      const r = await p.done;
+      expect(r.code).toBe(3);
+      expect(r.out).toMatch(/cancelled at the host key question/);
+      expect(readFileSync(kh, 'utf8')).toBe('');
+    });
+
     it('asks for the passphrase of an encrypted key without echoing it', async () => {
       const p = onPty(['status', ...host(), '--identity', lockedKey.file, '--known-hosts', knownFile('kh-pass', true), '--debug']);
       await p.answer(/Enter passphrase for key '[^']+': /, PASSPHRASE);
@@ -170,6 +180,18 @@ for (const kind of ['dropbear', 'openssh'] as const) {
     });
   });
 }
+
+describe('without OpenSSH on PATH', () => {
+  it('warns once on stderr about a directive the built-in parser cannot honour', async () => {
+    const bin = join(dir, 'empty-bin');
+    mkdirSync(bin, { recursive: true });
+    const cfg = join(dir, 'warn_config');
+    writeFileSync(cfg, 'Match exec "true"\n  Port 2\nHost r\n  HostName 127.0.0.1\n  Port 1\n  ConnectTimeout 2\n');
+    const r = await runPlain(['status', '--host', 'r', '--ssh-config', cfg, '--known-hosts', join(dir, 'kh-warn')], { PATH: bin });
+    expect(r.code).toBe(3); // port 1: nothing listens
+    expect(r.stderr.match(/warning: ssh config .*"Match exec "true"" is evaluated without/g)).toHaveLength(1);
+  });
+});
 
 describe('--connect-timeout', () => {
   it('bounds TCP connect + SSH handshake; the error says which and names the flag', async () => {
