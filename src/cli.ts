@@ -35,6 +35,7 @@ function sshOptions(cmd: Command): Command {
     .option('--known-hosts <file>', 'known_hosts file to verify the host key against (default ~/.ssh/known_hosts)')
     .option('--accept-new', 'trust and record an unknown host key (a changed key is always refused)')
     .option('--ssh-config <file>', 'ssh config file (default ~/.ssh/config)')
+    .option('--connect-timeout <seconds>', 'limit for TCP connect + SSH handshake (default: ssh config ConnectTimeout, else 10)')
     .option('--json', 'machine-readable output on stdout')
     .option('-v, --verbose', 'more detail, including the SSH round-trip count')
     .option('--debug', 'SSH transcript on stderr (secrets masked)')

@@ -1,6 +1,6 @@
 import { createLog, type Log } from '../output/log.js';
 import { redact } from '../redact.js';
-import { connect, describeTarget, resolveTarget, type SshTarget, type Transport } from '../ssh/index.js';
+import { canPrompt, connect, describeTarget, resolveTarget, ttyPrompter, type SshTarget, type Transport } from '../ssh/index.js';
 import { UsageError } from '../errors.js';
 import { parseIntOption } from '../options.js';
 
@@ -13,6 +13,8 @@ export interface GlobalOptions {
   knownHosts?: string;
   acceptNew?: boolean;
   sshConfig?: string;
+  /** Seconds for TCP connect + SSH handshake (default: ssh config ConnectTimeout, else 10). */
+  connectTimeout?: string;
   verbose?: boolean;
   debug?: boolean;
   quiet?: boolean;
@@ -43,9 +45,13 @@ export class Session {
         ...(opts.identity !== undefined ? { identity: opts.identity } : {}),
         ...(opts.knownHosts !== undefined ? { knownHosts: opts.knownHosts } : {}),
         ...(opts.sshConfig !== undefined ? { sshConfigFile: opts.sshConfig } : {}),
-        acceptNew: Boolean(opts.acceptNew),
+        ...(opts.connectTimeout !== undefined
+          ? { connectTimeoutMs: parseIntOption('--connect-timeout', String(opts.connectTimeout), 1, 3600) * 1000 }
+          : {}),
+        ...(opts.acceptNew ? { acceptNew: true } : {}),
       },
       env,
+      (m) => this.log.warn(m),
     );
     if (env.OWRT_ECMP_SSH_PASSWORD) this.addSecrets([env.OWRT_ECMP_SSH_PASSWORD]);
   }
@@ -77,8 +83,13 @@ export class Session {
   private async open(): Promise<Transport> {
     this.log.verbose(`connecting to ${describeTarget(this.target)}`);
     const password = process.env.OWRT_ECMP_SSH_PASSWORD;
+    // ask like ssh only where a person can answer: a terminal, and not when a program reads --json
+    const prompter = !this.opts.json && canPrompt() ? ttyPrompter() : undefined;
     const t = await connect(this.target, {
       onEvent: (e) => this.log.debug(`ssh ${e.type}: ${e.detail}`),
+      onWarning: (m) => this.log.warn(m),
+      onSecret: (s) => this.addSecrets([s]),
+      ...(prompter ? { prompter } : {}),
       ...(password ? { password } : {}),
     });
     this.opened.push(t);

@@ -16,13 +16,15 @@ export interface KnownHostEntry {
   key: Buffer;
   /** 1-based line number, for messages. */
   line: number;
+  /** The file it came from, when read from disk (messages say `file:line`). */
+  file?: string;
 }
 
 export type HostKeyCheck =
-  | { status: 'ok'; line: number }
+  | { status: 'ok'; line: number; file?: string }
   | { status: 'unknown'; knownTypes: string[] }
-  | { status: 'changed'; line: number; knownTypes: string[] }
-  | { status: 'revoked'; line: number };
+  | { status: 'changed'; line: number; file?: string; knownTypes: string[] }
+  | { status: 'revoked'; line: number; file?: string };
 
 /** OpenSSH style `SHA256:<base64 without padding>` of a key blob. */
 export function fingerprintSha256(key: Buffer): string {
@@ -105,14 +107,18 @@ export function hostFieldMatches(field: string, name: string): boolean {
  */
 export function checkHostKey(entries: KnownHostEntry[], host: string, port: number, key: Buffer): HostKeyCheck {
   const revoked = entries.find((e) => e.marker === 'revoked' && e.key.equals(key));
-  if (revoked) return { status: 'revoked', line: revoked.line };
+  if (revoked) return { status: 'revoked', line: revoked.line, ...where(revoked) };
   const name = knownHostName(host, port);
   const forHost = entries.filter((e) => e.marker === undefined && hostFieldMatches(e.hosts, name));
   const same = forHost.find((e) => e.key.equals(key));
-  if (same) return { status: 'ok', line: same.line };
+  if (same) return { status: 'ok', line: same.line, ...where(same) };
   const knownTypes = [...new Set(forHost.map((e) => e.keyType))];
   const first = forHost[0];
-  return first ? { status: 'changed', line: first.line, knownTypes } : { status: 'unknown', knownTypes };
+  return first ? { status: 'changed', line: first.line, ...where(first), knownTypes } : { status: 'unknown', knownTypes };
+}
+
+function where(e: KnownHostEntry): { file?: string } {
+  return e.file !== undefined ? { file: e.file } : {};
 }
 
 /** Key types recorded for a host (ignoring markers), so the client can ask for those first. */
@@ -132,15 +138,23 @@ export function formatKnownHostsLine(host: string, port: number, key: Buffer, ha
 
 export function readKnownHostsFile(file: string): KnownHostEntry[] {
   try {
-    return parseKnownHosts(readFileSync(file, 'utf8'));
+    return parseKnownHosts(readFileSync(file, 'utf8')).map((e) => ({ ...e, file }));
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw e;
   }
 }
 
-/** Append one entry; a new file (and its directory) is created private (0600 / 0700). */
-export function appendKnownHost(file: string, host: string, port: number, key: Buffer): void {
+/** All entries of several files (UserKnownHostsFile takes a list), in order; missing files are empty. */
+export function readKnownHostsFiles(files: readonly string[]): KnownHostEntry[] {
+  return files.flatMap((f) => readKnownHostsFile(f));
+}
+
+/**
+ * Append one entry, hashed (`|1|salt|hmac`, as with HashKnownHosts yes) or plain; a new file (and
+ * its directory) is created private (0600 / 0700).
+ */
+export function appendKnownHost(file: string, host: string, port: number, key: Buffer, hashed = false): void {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   let prefix = '';
   try {
@@ -151,7 +165,7 @@ export function appendKnownHost(file: string, host: string, port: number, key: B
   }
   const fd = openSync(file, 'a', 0o600);
   try {
-    writeSync(fd, prefix + formatKnownHostsLine(host, port, key));
+    writeSync(fd, prefix + formatKnownHostsLine(host, port, key, hashed));
   } finally {
     closeSync(fd);
   }

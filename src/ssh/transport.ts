@@ -4,10 +4,10 @@
  */
 import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
-import type { ClientChannel, ConnectConfig } from 'ssh2';
+import type { ClientChannel } from 'ssh2';
 import { ConnectError, RemoteError } from '../errors.js';
-import { authHandler, planAuth } from './auth.js';
-import { classifyConnectError, hostKeyAlgorithms, makeHostVerifier, type HostKeyState } from './verify.js';
+import { openClient } from './open-client.js';
+import type { Prompter } from './prompt.js';
 import type { SshTarget } from './target.js';
 
 export interface ExecResult {
@@ -40,10 +40,13 @@ export interface ConnectOptions {
   password?: string;
   /** For encrypted identity files; defaults to env OWRT_ECMP_SSH_PASSPHRASE. */
   passphrase?: string;
+  /** Only on a terminal: ask for unknown host keys, passphrases, a password. */
+  prompter?: Prompter;
+  /** Things the user should see even without --verbose (a host key recorded). */
+  onWarning?: (msg: string) => void;
+  /** Hears every secret typed at a prompt, so the caller can mask it. */
+  onSecret?: (secret: string) => void;
 }
-
-const KEEPALIVE_MS = 10_000;
-const KEEPALIVE_COUNT = 3;
 
 export function describeTarget(t: SshTarget): string {
   const host = t.host.includes(':') ? `[${t.host}]` : t.host;
@@ -54,15 +57,21 @@ export async function connect(target: SshTarget, opts: ConnectOptions = {}): Pro
   const emit = opts.onEvent ?? (() => {});
   const passphrase = opts.passphrase ?? process.env.OWRT_ECMP_SSH_PASSPHRASE;
   const hops: ssh2.Client[] = [];
+  const deps = { emit, warn: opts.onWarning ?? (() => {}), ...(opts.prompter ? { prompter: opts.prompter } : {}) };
+  const shared = {
+    ...(passphrase !== undefined ? { passphrase } : {}),
+    ...(opts.onSecret ? { onSecret: opts.onSecret } : {}),
+  };
   try {
     let sock: Duplex | undefined;
     if (target.proxyJump) {
-      const jump = (await connect(target.proxyJump, { onEvent: emit, ...(passphrase !== undefined ? { passphrase } : {}) })) as SshTransport;
+      const { password: _never, ...hopOpts } = opts; // the password is for the target only
+      const jump = (await connect(target.proxyJump, hopOpts)) as SshTransport;
       hops.push(...jump.clients);
       sock = await forwardTo(jump.clients[jump.clients.length - 1] as ssh2.Client, target);
     }
-    const secrets = { ...(opts.password !== undefined ? { password: opts.password } : {}), ...(passphrase !== undefined ? { passphrase } : {}) };
-    const client = await openClient(target, emit, secrets, sock);
+    const secrets = { ...shared, ...(opts.password !== undefined ? { password: opts.password } : {}) };
+    const client = await openClient(target, deps, secrets, sock);
     return new SshTransport(target, [...hops, client], emit);
   } catch (e) {
     for (const c of hops) c.end();
@@ -80,60 +89,6 @@ function forwardTo(jump: ssh2.Client, target: SshTarget): Promise<Duplex> {
         resolve(stream);
       }
     });
-  });
-}
-
-function openClient(
-  target: SshTarget,
-  emit: (e: TransportEvent) => void,
-  secrets: { password?: string; passphrase?: string },
-  sock: Duplex | undefined,
-): Promise<ssh2.Client> {
-  const plan = planAuth(target, secrets);
-  const hostKey: HostKeyState = {};
-  const client = new ssh2.Client();
-  const cfg: ConnectConfig = {
-    host: target.host,
-    port: target.port,
-    username: target.user,
-    readyTimeout: target.readyTimeoutMs,
-    keepaliveInterval: KEEPALIVE_MS,
-    keepaliveCountMax: KEEPALIVE_COUNT,
-    hostVerifier: makeHostVerifier(target, hostKey, emit),
-    algorithms: { serverHostKey: hostKeyAlgorithms(target) },
-    authHandler: authHandler(plan, (label) => emit({ type: 'auth', detail: `trying ${label}` })),
-  };
-  if (sock) cfg.sock = sock;
-  emit({ type: 'connect', detail: `connecting to ${describeTarget(target)}${sock ? ' via jump host' : ''}` });
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    const fail = (err: Error): void => {
-      if (settled) return;
-      settled = true;
-      client.end();
-      reject(err);
-    };
-    client.on('error', (err: Error & { level?: string }) => {
-      // non-fatal: ssh2 reports these and moves on to the next auth method
-      if (err.level === 'agent' || err.message.startsWith('Error while signing')) {
-        emit({ type: 'auth', detail: `skipped: ${err.message}` });
-        return;
-      }
-      fail(classifyConnectError(err, target, hostKey, plan));
-    });
-    client.on('close', () => fail(new ConnectError(`${describeTarget(target)} closed the connection during the SSH handshake`,
-      'the server may be rate-limiting connections or refusing this client; retry in a few seconds')));
-    client.on('ready', () => {
-      if (settled) return;
-      settled = true;
-      emit({ type: 'connect', detail: `connected to ${describeTarget(target)}` });
-      resolve(client);
-    });
-    try {
-      client.connect(cfg);
-    } catch (e) {
-      fail(new ConnectError(`cannot start SSH to ${describeTarget(target)}: ${(e as Error).message}`));
-    }
   });
 }
 

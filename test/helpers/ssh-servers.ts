@@ -7,10 +7,10 @@
  * private tmpfs /run (it needs /run/sshd). `unshare` and `sh` exec into the daemon, so
  * `server.pid` is the daemon's own PID; `stop()` signals exactly that PID.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, connect as tcpConnect } from 'node:net';
+import { createServer, connect as tcpConnect, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -49,6 +49,11 @@ export interface ServerOptions {
   hostKeyFile?: string;
   port?: number;
   extraArgs?: string[];
+  /**
+   * Let root log in with this password: a copy of /etc/shadow with root's hash replaced is
+   * bind-mounted over /etc/shadow inside the server's namespace only (the real file is untouched).
+   */
+  rootPassword?: string;
 }
 
 export function canRunServers(): { dropbear: boolean; openssh: boolean; why?: string } {
@@ -120,8 +125,9 @@ export async function startDropbear(opts: ServerOptions): Promise<SshServer> {
   const hostKeyFile = opts.hostKeyFile ?? join(dir, 'host_key');
   const pub = opts.hostKeyFile ? await dropbearPublic(hostKeyFile) : await makeDropbearHostKey(hostKeyFile, opts.hostKeyType);
   const port = opts.port ?? (await freePort());
-  const args = ['-F', '-E', '-m', '-s', '-r', hostKeyFile, '-p', `127.0.0.1:${port}`, '-P', join(dir, 'dropbear.pid'), ...(opts.extraArgs ?? [])];
-  const child = spawnInNamespace(home, false, DROPBEAR, args);
+  const shadow = opts.rootPassword !== undefined ? await shadowWithRoot(dir, opts.rootPassword) : undefined;
+  const args = ['-F', '-E', '-m', ...(shadow ? [] : ['-s']), '-r', hostKeyFile, '-p', `127.0.0.1:${port}`, '-P', join(dir, 'dropbear.pid'), ...(opts.extraArgs ?? [])];
+  const child = spawnInNamespace(home, false, DROPBEAR, args, shadow);
   return finishStart('dropbear', child, { dir, home, port, hostKeyFile, hostPublicKey: pub.publicKey, hostFingerprint: pub.fingerprint });
 }
 
@@ -136,6 +142,7 @@ export async function startOpenSsh(opts: ServerOptions): Promise<SshServer> {
   const pubText = (await readFile(`${hostKeyFile}.pub`, 'utf8')).trim().split(/\s+/);
   if (!fp || pubText.length < 2) throw new Error(`unexpected ssh-keygen output: ${stdout}`);
   const port = opts.port ?? (await freePort());
+  const shadow = opts.rootPassword !== undefined ? await shadowWithRoot(dir, opts.rootPassword) : undefined;
   const cfg = join(dir, 'sshd_config');
   await writeFile(
     cfg,
@@ -145,8 +152,8 @@ export async function startOpenSsh(opts: ServerOptions): Promise<SshServer> {
       `HostKey ${hostKeyFile}`,
       'AuthorizedKeysFile .ssh/authorized_keys',
       'StrictModes no',
-      'PermitRootLogin prohibit-password',
-      'PasswordAuthentication no',
+      `PermitRootLogin ${shadow ? 'yes' : 'prohibit-password'}`,
+      `PasswordAuthentication ${shadow ? 'yes' : 'no'}`,
       'KbdInteractiveAuthentication no',
       'UsePAM no',
       'PrintMotd no',
@@ -155,7 +162,7 @@ export async function startOpenSsh(opts: ServerOptions): Promise<SshServer> {
       '',
     ].join('\n'),
   );
-  const child = spawnInNamespace(home, true, SSHD, ['-D', '-e', '-f', cfg, ...(opts.extraArgs ?? [])]);
+  const child = spawnInNamespace(home, true, SSHD, ['-D', '-e', '-f', cfg, ...(opts.extraArgs ?? [])], shadow);
   return finishStart('openssh', child, {
     dir,
     home,
@@ -166,9 +173,19 @@ export async function startOpenSsh(opts: ServerOptions): Promise<SshServer> {
   });
 }
 
-function spawnInNamespace(home: string, privateRun: boolean, daemon: string, args: string[]): ChildProcess {
+/** /etc/shadow with root's password hash set to `password` (SHA-512 crypt from openssl). */
+async function shadowWithRoot(dir: string, password: string): Promise<string> {
+  const hash = execFileSync('openssl', ['passwd', '-6', '-stdin'], { input: password, encoding: 'utf8' }).trim();
+  const lines = (await readFile('/etc/shadow', 'utf8')).split('\n').map((l) => (l.startsWith('root:') ? l.replace(/^root:[^:]*:/, `root:${hash}:`) : l));
+  const file = join(dir, 'shadow');
+  await writeFile(file, lines.join('\n'), { mode: 0o600 });
+  return file;
+}
+
+function spawnInNamespace(home: string, privateRun: boolean, daemon: string, args: string[], shadow?: string): ChildProcess {
   const setup = [
     'mount --bind "$1" /root',
+    ...(shadow ? [`mount --bind '${shadow}' /etc/shadow`] : []),
     ...(privateRun ? ['mount -t tmpfs -o mode=0755 tmpfs /run', 'mkdir -m 0755 /run/sshd'] : []),
     'shift',
     'exec "$@"',
@@ -231,4 +248,11 @@ function hasBanner(port: number): Promise<boolean> {
     sock.once('error', () => done(false));
     sock.once('data', (d) => done(d.toString('latin1').startsWith('SSH-')));
   });
+}
+
+/** Accepts TCP and reads, but never says a word of SSH (for connect-timeout tests). */
+export async function silentServer(): Promise<{ server: Server; port: number }> {
+  const server = createServer((s) => s.resume());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return { server, port: (server.address() as { port: number }).port };
 }

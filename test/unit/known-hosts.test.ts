@@ -15,6 +15,8 @@ import {
   knownHostName,
   knownKeyTypes,
   parseKnownHosts,
+  readKnownHostsFile,
+  readKnownHostsFiles,
 } from '../../src/ssh/known-hosts.js';
 
 /** A syntactically real SSH key blob: string type, then opaque bytes. */
@@ -189,5 +191,30 @@ describe('appendKnownHost / formatKnownHostsLine', () => {
     expect(l.startsWith('|1|')).toBe(true);
     expect(l).not.toContain('10.0.0.1');
     expect(checkHostKey(parseKnownHosts(l), '10.0.0.1', 2222, A).status).toBe('ok');
+  });
+});
+
+describe('HashKnownHosts and several known_hosts files', () => {
+  it('appendKnownHost(hashed) writes |1|salt|hmac that OpenSSH itself finds (ssh-keygen -F) and we read back', () => {
+    const file = join(tmp, 'hashed-append', 'known_hosts');
+    appendKnownHost(file, '192.168.1.1', 2222, A, true);
+    const text = readFileSync(file, 'utf8');
+    expect(text).toMatch(/^\|1\|[A-Za-z0-9+/=]+\|[A-Za-z0-9+/=]+ ssh-ed25519 /);
+    expect(text).not.toContain('192.168.1.1');
+    const found = execFileSync('ssh-keygen', ['-F', '[192.168.1.1]:2222', '-f', file]).toString();
+    expect(found).toContain(A.toString('base64'));
+    expect(checkHostKey(readKnownHostsFile(file), '192.168.1.1', 2222, A)).toMatchObject({ status: 'ok', file, line: 1 });
+    expect(checkHostKey(readKnownHostsFile(file), '192.168.1.1', 22, A).status).toBe('unknown');
+  });
+
+  it('reads every file in order and names the file of a changed entry; missing files are empty', () => {
+    const one = join(tmp, 'multi-1');
+    const two = join(tmp, 'multi-2');
+    writeFileSync(one, `${line('other.example', B)}\n`);
+    writeFileSync(two, `# comment\n${line('router.lan', A)}\n`);
+    const entries = readKnownHostsFiles([join(tmp, 'multi-missing'), one, two]);
+    expect(checkHostKey(entries, 'router.lan', 22, A)).toMatchObject({ status: 'ok', file: two, line: 2 });
+    expect(checkHostKey(entries, 'router.lan', 22, B)).toMatchObject({ status: 'changed', file: two, line: 2 });
+    expect(checkHostKey(readKnownHostsFiles([one]), 'router.lan', 22, A).status).toBe('unknown');
   });
 });

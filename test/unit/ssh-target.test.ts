@@ -75,9 +75,11 @@ describe('resolveTarget', () => {
       user: 'root',
       identityFiles: [join(home, '.ssh', 'id_ed25519'), join(home, '.ssh', 'id_rsa')],
       knownHostsFile: join(home, '.ssh', 'known_hosts'),
-      acceptNew: false,
+      knownHostsFiles: [join(home, '.ssh', 'known_hosts')],
+      strictHostKeyChecking: 'ask',
+      hashKnownHosts: false,
       agent: '/run/agent.sock',
-      readyTimeoutMs: 20_000,
+      readyTimeoutMs: 10_000,
     });
   });
 
@@ -105,14 +107,14 @@ describe('resolveTarget', () => {
       acceptNew: true,
       connectTimeoutMs: 1500,
     });
-    expect(t).toMatchObject({ host: '192.168.1.1', user: 'flaguser', port: 2200, acceptNew: true, readyTimeoutMs: 1500 });
+    expect(t).toMatchObject({ host: '192.168.1.1', user: 'flaguser', port: 2200, strictHostKeyChecking: 'accept-new', readyTimeoutMs: 1500 });
     expect(t.knownHostsFile).toBe(join(home, 'kh'));
     expect(t.identityFiles[0]).toBe(join(home, '.ssh', 'explicit_key'));
     expect(t.identityFiles[1]).toBe(join(home, '.ssh', 'router_key'));
     // the host string still beats ssh config
     expect(resolve({ host: 'someone@router:2022' })).toMatchObject({ user: 'someone', port: 2022 });
     // known_hosts, accept-new and identity carry over to the jump host; user and port do not
-    expect(t.proxyJump).toMatchObject({ user: 'hop', port: 22, acceptNew: true, knownHostsFile: join(home, 'kh') });
+    expect(t.proxyJump).toMatchObject({ user: 'hop', port: 22, strictHostKeyChecking: 'accept-new', knownHostsFile: join(home, 'kh') });
     expect(t.proxyJump?.identityFiles[0]).toBe(join(home, '.ssh', 'explicit_key'));
   });
 
