@@ -161,6 +161,94 @@ describe.skipIf(!canRun)('fw4 stand-in: nftables ruleset in a real kernel', () =
     dump(BASE);
   });
 
+  it('the kernel accepts every option form the stand-in renders', () => {
+    const extra = `
+config zone
+	option name 'guest'
+	list device 'wg+'
+	list device 'lan1'
+	option masq '1'
+	option masq6 '1'
+	option masq_src '192.168.1.0/24 fd00::/64'
+	option masq_dest '!10.0.0.0/8 !fc00::/7'
+	option input 'DROP'
+	option forward 'DROP'
+
+config forwarding
+	option src 'guest'
+	option dest 'wan'
+	option family 'ipv6'
+
+config rule
+	option name 'Ports'
+	option src 'wan'
+	option dest 'guest'
+	option proto 'tcp udp'
+	option src_port '1024-65535'
+	option dest_port '80 443 8000:8100'
+	option dest_ip '192.168.1.100 fd00::100'
+	option target 'REJECT'
+
+config rule
+	option name 'Any-ICMP'
+	option src '*'
+	option proto 'icmp'
+	list icmp_type 'echo-request'
+	list icmp_type 'host-unreachable'
+	option limit '10/min'
+	option limit_burst '5'
+	option target 'DROP'
+
+config rule
+	option name 'Out'
+	option dest 'wan'
+	option proto 'tcp'
+	option dest_port '25'
+	option src_ip '!192.168.1.0/24'
+	option target 'REJECT'
+
+config redirect
+	option name 'Both'
+	option src 'wan'
+	option proto 'tcp udp'
+	option src_dport '5000-5010'
+	option src_dip '100.64.1.2'
+	option dest_ip '192.168.1.100'
+
+config redirect
+	option name 'Six'
+	option src 'wan'
+	option family 'ipv6'
+	option proto 'tcp'
+	option src_dport '2222'
+	option dest_ip 'fd00::100'
+	option dest_port '22'
+
+config redirect
+	option name 'Local'
+	option src 'lan'
+	option family 'any'
+	option proto 'udp'
+	option src_dport '53'
+`;
+    const file = join(confdir, 'firewall');
+    const saved = readFileSync(file, 'utf8');
+    writeFileSync(file, saved + extra);
+    const r = fw4('print');
+    writeFileSync(file, saved);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/oifname "wg\*" jump srcnat_guest/);
+    expect(r.stdout).toMatch(/ip saddr 192\.168\.1\.0\/24 ip daddr != 10\.0\.0\.0\/8 masquerade/);
+    expect(r.stdout).toMatch(/meta l4proto \{ tcp, udp \} th dport 5000-5010 counter dnat ip to 192\.168\.1\.100 comment/);
+    expect(r.stdout).toMatch(/dnat ip6 to \[fd00::100\]:22/);
+    expect(r.stdout).toMatch(/udp dport 53 counter redirect comment/);
+    expect(r.stdout).toMatch(/ip6 saddr fd00::\/64 ip6 daddr != fc00::\/7 masquerade/);
+    writeFileSync(join(dir, 'all.nft'), r.stdout);
+    const check = sh(`ip netns exec ${lab.ns.r} nft -c -f ${join(dir, 'all.nft')}`);
+    expect(check.out).toBe('');
+    expect(check.code).toBe(0);
+  });
+
   it('stop deletes the table and the state: the wan port is open again', () => {
     expect(fw4('stop').code).toBe(0);
     expect(ruleset().code).not.toBe(0);

@@ -99,7 +99,8 @@ def place_redirect(d, zones, warn):
     dest_ip = d.get("dest_ip")
     ps = m.protos(d.get("proto"))
     sdport = m.ports(d.get("src_dport"))
-    dport = (d.get("dest_port") or d.get("src_dport") or "").replace(":", "-")
+    # Without dest_port the rewritten packet keeps its port (also for a src_dport range).
+    dport = (d.get("dest_port") or "").replace(":", "-")
     fam = (d.get("family") or "").lower()
     if dest_ip:
         fams = [m.family_of(dest_ip)]
