@@ -49,6 +49,8 @@ export interface ServerOptions {
   hostKeyFile?: string;
   port?: number;
   extraArgs?: string[];
+  /** Shell lines run as root inside the server's mount namespace before the daemon starts (mounts that only it sees). */
+  namespaceSetup?: string[];
 }
 
 export function canRunServers(): { dropbear: boolean; openssh: boolean; why?: string } {
@@ -121,7 +123,7 @@ export async function startDropbear(opts: ServerOptions): Promise<SshServer> {
   const pub = opts.hostKeyFile ? await dropbearPublic(hostKeyFile) : await makeDropbearHostKey(hostKeyFile, opts.hostKeyType);
   const port = opts.port ?? (await freePort());
   const args = ['-F', '-E', '-m', '-s', '-r', hostKeyFile, '-p', `127.0.0.1:${port}`, '-P', join(dir, 'dropbear.pid'), ...(opts.extraArgs ?? [])];
-  const child = spawnInNamespace(home, false, DROPBEAR, args);
+  const child = spawnInNamespace(home, false, DROPBEAR, args, opts.namespaceSetup);
   return finishStart('dropbear', child, { dir, home, port, hostKeyFile, hostPublicKey: pub.publicKey, hostFingerprint: pub.fingerprint });
 }
 
@@ -155,7 +157,7 @@ export async function startOpenSsh(opts: ServerOptions): Promise<SshServer> {
       '',
     ].join('\n'),
   );
-  const child = spawnInNamespace(home, true, SSHD, ['-D', '-e', '-f', cfg, ...(opts.extraArgs ?? [])]);
+  const child = spawnInNamespace(home, true, SSHD, ['-D', '-e', '-f', cfg, ...(opts.extraArgs ?? [])], opts.namespaceSetup);
   return finishStart('openssh', child, {
     dir,
     home,
@@ -166,10 +168,11 @@ export async function startOpenSsh(opts: ServerOptions): Promise<SshServer> {
   });
 }
 
-function spawnInNamespace(home: string, privateRun: boolean, daemon: string, args: string[]): ChildProcess {
+function spawnInNamespace(home: string, privateRun: boolean, daemon: string, args: string[], extra: string[] = []): ChildProcess {
   const setup = [
     'mount --bind "$1" /root',
     ...(privateRun ? ['mount -t tmpfs -o mode=0755 tmpfs /run', 'mkdir -m 0755 /run/sshd'] : []),
+    ...extra,
     'shift',
     'exec "$@"',
   ].join(' && ');
