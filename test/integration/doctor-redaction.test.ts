@@ -6,10 +6,12 @@
  * some of the secrets. Every secret is grep-checked absent from stdout and stderr (with
  * --debug), in text and --json; harmless values must still be there.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseSections } from '../../src/remote/run.js';
+import { supportScript } from '../../src/support/dump.js';
 import { canRunServers, makeClientKey, makeTempDir, startDropbear, type SshServer } from '../helpers/ssh-servers.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -37,7 +39,15 @@ const SECRETS = [
   'extra-token-Xq7', // a second token after an allowed option's value
   'Multi-L1ne-Secr3t', // the second line of a multi-line value
   'Unpars3d-Secr3t', // a line that is not UCI syntax
+  'Staged-', // values of uncommitted `uci changes`
 ];
+
+/** `uci -q changes network` with credentials staged, one of them over two lines. */
+const UCI_STUB = `#!/bin/sh
+[ "$3" = network ] || exit 0
+printf '%s\\n' "network.wan.password='Staged-Pw-55'" "network.wan.username='Staged-User-66'" "-network.old" "network.wan.key='Staged-multi" "Staged-Line-Two network.x'"
+`;
+const STAGED_NAMES = 'network.wan.password\nnetwork.wan.username\n-network.old\nnetwork.wan.key';
 
 /** Values known to be harmless: the dump is useless without them. */
 const HARMLESS = [
@@ -99,6 +109,7 @@ function routerLike(): string[] {
   mkdirSync(bin);
   writeFileSync(join(dir, 'log.txt'), `${LOG.join('\n')}\n`);
   writeFileSync(join(bin, 'logread'), `#!/bin/sh\ncat '${join(dir, 'log.txt')}'\n`, { mode: 0o755 });
+  writeFileSync(join(bin, 'uci'), UCI_STUB, { mode: 0o755 });
   return [
     `mount -t overlay overlay -o lowerdir=/etc,upperdir=${upper},workdir=${join(dir, 'etc-work')} /etc`,
     `mount --bind ${bin} /usr/local/bin`,
@@ -110,6 +121,7 @@ function routerLike(): string[] {
 beforeAll(async () => {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
   dir = await makeTempDir('owrt-ecmp-redact-');
+  if (!caps.dropbear || !BUSYBOX) return;
   const key = await makeClientKey(dir, 'client');
   server = await startDropbear({ authorizedKeys: [key.publicLine], namespaceSetup: routerLike() });
   const kh = join(dir, 'known_hosts');
@@ -135,7 +147,8 @@ describe.skipIf(!caps.dropbear || !BUSYBOX)('doctor support dump: allow-list red
     expect(r.code, r.stderr).toBe(7); // the host is no OpenWrt router; the dump is made all the same
     expect(r.stderr).toContain('[debug] ssh exec'); // the transcript was really printed
     noSecrets(r);
-    const j = JSON.parse(r.stdout) as { dump: { config: Record<string, string>; log: string } };
+    const j = JSON.parse(r.stdout) as { pendingUciChanges: number; dump: { config: Record<string, string>; log: string } };
+    expect(j.pendingUciChanges).toBe(4);
     expect(Object.keys(j.dump.config).sort()).toEqual(['acme-tunnel', 'ddns', 'firewall', 'network', 'owrt_ecmp', 'wireless']);
     const all = Object.values(j.dump.config).join('\n');
     for (const h of HARMLESS) expect(all).toContain(h);
@@ -161,5 +174,16 @@ describe.skipIf(!caps.dropbear || !BUSYBOX)('doctor support dump: allow-list red
     const r = await runCli(['doctor', '--json', ...ssh]);
     const masks = new Set(r.stdout.match(/'<[^']*>'/g));
     expect([...masks]).toEqual(["'<redacted>'"]);
+  });
+});
+
+describe.skipIf(!BUSYBOX)('what the router sends back (the script run by BusyBox sh, no SSH)', () => {
+  it('staged uci changes go as option names only, never their values', () => {
+    const stub = join(dir, 'stub-bin');
+    mkdirSync(stub, { recursive: true });
+    writeFileSync(join(stub, 'uci'), UCI_STUB, { mode: 0o755 });
+    const r = spawnSync(BUSYBOX as string, ['sh', '-s'], { input: supportScript(), encoding: 'utf8', env: { PATH: `${stub}:/usr/sbin:/usr/bin:/sbin:/bin` } });
+    expect(parseSections(r.stdout).get('uci_changes')).toBe(STAGED_NAMES);
+    expect(r.stdout).not.toContain('Staged-');
   });
 });
