@@ -140,7 +140,10 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) {
       // help and version are "errors" to commander; parse errors are usage errors
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return ExitCode.ok;
+      // (help shown because no command was given has exitCode 1: that is a usage error)
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') {
+        return e.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+      }
       return ExitCode.usage;
     }
     if (e instanceof OwrtEcmpError) {

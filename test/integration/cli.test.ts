@@ -239,6 +239,15 @@ describe('flags', () => {
     for (const c of COMMANDS) expect((await runCli([c, '--help'])).stdout, c).not.toMatch(/default: "\d+"/);
   });
 
+  it('SSH options with no command: usage error, help on stderr', async () => {
+    for (const args of [[], ['--host', '127.0.0.1:1']]) {
+      const r = await runCli(args);
+      expectExit(r, 2);
+      expect(r.stderr).toContain('Usage: owrt-ecmp [options] [command]');
+    }
+    expectExit(await runCli(['help']), 0);
+  });
+
   it('every command that changes the router takes -y/--yes', async () => {
     for (const c of CHANGING) expect((await runCli([c, '--help'])).stdout, c).toMatch(/^ {2}-y, --yes\b/m);
   });
