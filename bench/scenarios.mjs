@@ -431,7 +431,7 @@ export async function tool() {
   await waitEcmp(4);
   rec('setup (re-run, no changes)', await owrt(['setup', '--yes', '--verbose']));
   rec('status (4 dials)', await owrt(['status', '--verbose']));
-  rec('hotplug (4 dials)', await owrt(['hotplug', '--verbose']));
+  rec('hotplug (4 dials)', await owrt(['hotplug', '--yes', '--verbose']));
   return rows;
 }
 

@@ -1,13 +1,8 @@
 #!/usr/bin/env node
 import { Command, CommanderError, Option } from 'commander';
-import { doctorCommand } from './commands/doctor.js';
-import { hotplugCommand } from './commands/hotplug.js';
-import { setupCommand } from './commands/setup.js';
-import { statusCommand } from './commands/status.js';
-import { teardownCommand } from './commands/teardown.js';
 import { ExitCode, HostKeyError, OwrtEcmpError } from './errors.js';
 import { errorJson, usageErrorJson, wantsJson, writeJson } from './output/json.js';
-import { TOOL_VERSION } from './plan/files.js';
+import { TOOL_VERSION } from './version.js';
 
 const EXIT_CODES = `
 Exit codes:
@@ -43,17 +38,41 @@ function sshOptions(cmd: Command): Command {
     .option('--no-color', 'no colours');
 }
 
+/** A numeric option: --help shows its default as a number; the value stays a string for parseIntOption. */
+function numOption(flags: string, description: string, def: number): Option {
+  return new Option(flags, description).default(String(def), String(def));
+}
+
+/**
+ * The command's options over the program's, so the SSH options work before the command
+ * too (`owrt-ecmp --host r status`, as typed after `ssh r`). A value given to the command
+ * wins; a program value only fills what the command left unset or at its default.
+ */
+export function withGlobals(cmd: Command): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...cmd.opts() };
+  const parent = cmd.parent;
+  if (!parent) return out;
+  for (const [k, v] of Object.entries(parent.opts())) {
+    const own = cmd.getOptionValueSource(k);
+    if (v !== undefined && (own === undefined || own === 'default') && parent.getOptionValueSource(k) !== 'default') out[k] = v;
+  }
+  return out;
+}
+
 export function buildProgram(): Command {
   const program = new Command('owrt-ecmp')
     .description('Multi-dial PPPoE with kernel ECMP load balancing on an OpenWrt router, configured over SSH.')
     .version(TOOL_VERSION)
     .addHelpText('after', EXIT_CODES)
     .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
+    .exitOverride()
+    // program options only before the command, command options after it; withGlobals merges them
+    .enablePositionalOptions();
+  sshOptions(program);
 
   sshOptions(program.command('setup'))
     .description('create the dials, firewall membership, sysctls, ECMP routes and hotplug script (idempotent)')
-    .option('-n, --dials <n>', 'total PPPoE sessions, including the existing wan (1-64)')
+    .option('--dials <n>', 'total PPPoE sessions, including the existing wan (1-64)')
     .option('--wan <iface>', 'the existing PPPoE interface; it is dial 1', 'wan')
     .option('--prefix <name>', 'dial k ≥ 2 is interface <prefix><k>', 'vwan')
     .option('--weights <w1,w2,...>', 'ECMP weight per dial (1-256), default all 1')
@@ -65,44 +84,51 @@ export function buildProgram(): Command {
     .option('--username <name>', 'PPPoE username for the new dials (default: copied from wan)')
     .option('--password-file <file>', 'file holding the PPPoE password for the new dials (default: copied from wan)')
     .option('--install-packages', 'install missing packages (ip-full, kmod-macvlan) with opkg/apk')
-    .option('--dry-run', 'print the changes, secrets masked, and change nothing')
+    .option('-n, --dry-run', 'print the changes, secrets masked, and change nothing')
     .option('-y, --yes', 'do not ask for confirmation')
-    .option('--rollback-timeout <s>', 'seconds until an unconfirmed change reverts itself', '90')
-    .option('--wait <s>', 'seconds to wait for the dials to come up', '60')
+    .addOption(numOption('--rollback-timeout <s>', 'seconds until an unconfirmed change reverts itself', 90))
+    .addOption(numOption('--wait <s>', 'seconds to wait for the dials to come up', 60))
     .addHelpText('after', '\nExample:\n  owrt-ecmp setup --dials 4 --host root@192.168.1.1\n  owrt-ecmp setup --dials 4 --host router --dry-run')
-    .action(async (opts) => {
-      process.exitCode = await setupCommand(opts);
+    .action(async (_opts, cmd: Command) => {
+      // loaded on use: --help and --version never pay for ssh2 and handlebars
+      const { setupCommand } = await import('./commands/setup.js');
+      process.exitCode = await setupCommand(withGlobals(cmd));
     });
 
   sshOptions(program.command('status'))
     .description('each dial and the live IPv4/IPv6 nexthops (one SSH round trip); exit 8 when unhealthy')
-    .action(async (opts) => {
-      process.exitCode = await statusCommand(opts);
+    .action(async (_opts, cmd: Command) => {
+      const { statusCommand } = await import('./commands/status.js');
+      process.exitCode = await statusCommand(withGlobals(cmd));
     });
 
   sshOptions(program.command('hotplug'))
     .description('regenerate and redeploy the router-side files from the stored settings (after a sysupgrade)')
     .option('--print', 'print the hotplug script that would be installed, change nothing')
     .option('--install-packages', 'reinstall ip-full / kmod-macvlan (a sysupgrade removes them)')
-    .option('--dry-run', 'print the changes and change nothing')
-    .option('--wait <s>', 'seconds to wait for the dials to come up', '60')
-    .action(async (opts) => {
-      process.exitCode = await hotplugCommand(opts);
+    .option('-n, --dry-run', 'print the changes and change nothing')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .addOption(numOption('--wait <s>', 'seconds to wait for the dials to come up', 60))
+    .action(async (_opts, cmd: Command) => {
+      const { hotplugCommand } = await import('./commands/hotplug.js');
+      process.exitCode = await hotplugCommand(withGlobals(cmd));
     });
 
   sshOptions(program.command('doctor'))
     .description('check what the router can do, with fixes, and print a redacted support dump')
-    .action(async (opts) => {
-      process.exitCode = await doctorCommand(opts);
+    .action(async (_opts, cmd: Command) => {
+      const { doctorCommand } = await import('./commands/doctor.js');
+      process.exitCode = await doctorCommand(withGlobals(cmd));
     });
 
   sshOptions(program.command('teardown'))
     .description("remove everything owrt-ecmp added; the router's config returns to what it was before setup")
-    .option('--dry-run', 'print the changes and change nothing')
+    .option('-n, --dry-run', 'print the changes and change nothing')
     .option('-y, --yes', 'do not ask for confirmation')
-    .option('--rollback-timeout <s>', 'seconds until an unconfirmed change reverts itself', '90')
-    .action(async (opts) => {
-      process.exitCode = await teardownCommand(opts);
+    .addOption(numOption('--rollback-timeout <s>', 'seconds until an unconfirmed change reverts itself', 90))
+    .action(async (_opts, cmd: Command) => {
+      const { teardownCommand } = await import('./commands/teardown.js');
+      process.exitCode = await teardownCommand(withGlobals(cmd));
     });
 
   return program;
@@ -118,7 +144,10 @@ export async function main(argv: string[]): Promise<number> {
     const json = wantsJson(argv);
     if (e instanceof CommanderError) {
       // help and version are "errors" to commander; parse errors are usage errors
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return ExitCode.ok;
+      // (help shown because no command was given has exitCode 1: that is a usage error)
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') {
+        return e.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+      }
       if (json) writeJson(usageErrorJson(e.message));
       return ExitCode.usage;
     }

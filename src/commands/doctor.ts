@@ -3,32 +3,27 @@ import { writeJson } from '../output/json.js';
 import { checkCapabilities } from '../plan/capabilities.js';
 import { readSettings } from '../plan/store.js';
 import { parseFacts } from '../probe/facts.js';
-import { ROUTER_FILES } from '../paths.js';
 import { redact } from '../redact.js';
-import { render } from '../render/env.js';
 import { runScript } from '../remote/run.js';
 import { DEFAULT_SETTINGS } from '../settings.js';
-import { getOption } from '../uci/parse.js';
+import { splitPackages, supportScript } from '../support/dump.js';
 import { type GlobalOptions, withSession } from './session.js';
-
-/** Mask every password option in UCI text, whatever its quoting. */
-export function maskUciPasswords(text: string): string {
-  return text.replace(/^(\s*option\s+(?:password|key)\s+).*$/gm, "$1'•••••'");
-}
 
 /** Capability probe with fixes, plus a redacted support dump. One round trip. */
 export async function doctorCommand(o: GlobalOptions): Promise<number> {
   return withSession(o, async (s) => {
-    const script = `${render('probe.sh', { files: ROUTER_FILES })}\n${render('doctor.sh', {})}`;
-    const res = await runScript(await s.transport(), script, 'doctor');
+    // configs come back already masked by the router (templates/redact.sh.hbs)
+    const res = await runScript(await s.transport(), supportScript(), 'doctor');
     const facts = parseFacts(res.sections);
-    for (const sec of facts.config.network.sections) {
-      const pw = getOption(sec, 'password');
-      if (typeof pw === 'string') s.addSecrets([pw]);
-    }
     const settings = readSettings(facts.config.owrtEcmp) ?? { ...DEFAULT_SETTINGS, dials: 2, weights: [1, 1] };
     const caps = checkCapabilities(facts, settings);
-    const clean = (t: string) => redact(maskUciPasswords(t), s.secretList);
+    const clean = (t: string) => redact(t, s.secretList);
+    const configs = {
+      network: res.sections.get('config_network') ?? '',
+      firewall: res.sections.get('config_firewall') ?? '',
+      owrt_ecmp: res.sections.get('config_owrt_ecmp') ?? '',
+      ...splitPackages(res.sections.get('configs') ?? ''),
+    };
     const report = {
       schemaVersion: 1,
       router: {
@@ -46,9 +41,7 @@ export async function doctorCommand(o: GlobalOptions): Promise<number> {
       problems: caps.problems,
       pendingUciChanges: facts.pendingChanges.length,
       dump: {
-        network: clean(res.sections.get('config_network') ?? ''),
-        firewall: clean(res.sections.get('config_firewall') ?? ''),
-        owrtEcmp: clean(res.sections.get('config_owrt_ecmp') ?? ''),
+        config: Object.fromEntries(Object.entries(configs).map(([k, v]) => [k, clean(v)])),
         routes: clean(res.sections.get('routes_all') ?? ''),
         routes6: clean(res.sections.get('routes6_all') ?? ''),
         rules: clean(res.sections.get('rules_text') ?? ''),
@@ -68,8 +61,11 @@ export async function doctorCommand(o: GlobalOptions): Promise<number> {
           ? `problems:\n${caps.problems.map((p) => `  ✗ ${p.what}\n    fix: ${p.fix}`).join('\n')}`
           : 'no problems found',
         '',
-        '--- support dump (passwords masked) ---',
-        ...Object.entries(report.dump).flatMap(([k, v]) => [`## ${k}`, v || '(empty)']),
+        '--- support dump (every value not known to be harmless is masked) ---',
+        ...Object.entries(report.dump.config).flatMap(([k, v]) => [`## /etc/config/${k}`, v || '(empty)']),
+        ...Object.entries(report.dump)
+          .filter(([k]) => k !== 'config')
+          .flatMap(([k, v]) => [`## ${k}`, typeof v === 'string' && v ? v : '(empty)']),
       ];
       process.stdout.write(`${out.join('\n')}\n`);
     }

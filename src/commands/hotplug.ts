@@ -8,6 +8,7 @@ import { renderHotplug } from '../plan/files.js';
 import { readSettings } from '../plan/store.js';
 import { isEmpty, planSetup } from '../plan/setup.js';
 import { probeRouter } from '../probe/index.js';
+import { confirmChange } from './confirm-prompt.js';
 import { applyAndVerify, checkIdle, gate } from './setup.js';
 import { type GlobalOptions, withSession } from './session.js';
 
@@ -15,6 +16,7 @@ export interface HotplugOptions extends GlobalOptions {
   print?: boolean;
   installPackages?: boolean;
   dryRun?: boolean;
+  yes?: boolean;
   wait?: string;
 }
 
@@ -53,7 +55,9 @@ export async function hotplugCommand(o: HotplugOptions): Promise<number> {
     }
     if (!o.json) process.stdout.write(`${formatPlan(plan.changes, view)}\n`);
     if (o.dryRun) return ExitCode.ok;
+    // only rebuilding the routes is what the hotplug script does on every ifup: no question for that
     if (!changes) s.log.step('router-side files are up to date; rebuilding the routes');
+    else await confirmChange(`Redeploy the owrt-ecmp files on ${s.target.host}?`, o.yes);
     const status = await applyAndVerify(s, {
       ...plan,
       routeMode: plan.caps.routeMode,

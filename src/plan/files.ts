@@ -5,7 +5,9 @@ import type { Settings } from '../settings.js';
 import type { ResolvedRouteMode } from './capabilities.js';
 import type { Dial } from './dials.js';
 
-export const TOOL_VERSION = '0.1.0';
+import { TOOL_VERSION } from '../version.js';
+
+export { TOOL_VERSION };
 
 export interface RouterFile {
   path: string;

@@ -20,7 +20,7 @@ interface Cut {
 const ARGS: Record<Command, string[]> = {
   setup: ['setup', '--dials', '3', '--yes', '--rollback-timeout', '30', '--wait', '10', '--debug'],
   teardown: ['teardown', '--yes', '--rollback-timeout', '30', '--debug'],
-  hotplug: ['hotplug', '--wait', '10', '--debug'],
+  hotplug: ['hotplug', '--yes', '--wait', '10', '--debug'],
 };
 
 // Chained so that each case starts where the previous one's converging run left the router

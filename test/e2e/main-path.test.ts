@@ -159,7 +159,7 @@ describe.skipIf(!labEnabled)('owrt-ecmp on the lab router', () => {
     // packages are gone: BusyBox ip again, the library keeps one dial routable
     const degraded = owrt(['status']);
     expect(degraded.code).toBe(8);
-    const r = owrt(['hotplug', '--install-packages']);
+    const r = owrt(['hotplug', '--yes', '--install-packages']);
     expect(r.code).toBe(0);
     await eventually('2 nexthops after hotplug', async () => (await ecmpDevs()).length === 2, 120);
     expect(owrt(['status']).code).toBe(0);

@@ -54,6 +54,8 @@ export interface ServerOptions {
    * bind-mounted over /etc/shadow inside the server's namespace only (the real file is untouched).
    */
   rootPassword?: string;
+  /** Shell lines run as root inside the server's mount namespace before the daemon starts (mounts that only it sees). */
+  namespaceSetup?: string[];
 }
 
 export function canRunServers(): { dropbear: boolean; openssh: boolean; why?: string } {
@@ -127,7 +129,7 @@ export async function startDropbear(opts: ServerOptions): Promise<SshServer> {
   const port = opts.port ?? (await freePort());
   const shadow = opts.rootPassword !== undefined ? await shadowWithRoot(dir, opts.rootPassword) : undefined;
   const args = ['-F', '-E', '-m', ...(shadow ? [] : ['-s']), '-r', hostKeyFile, '-p', `127.0.0.1:${port}`, '-P', join(dir, 'dropbear.pid'), ...(opts.extraArgs ?? [])];
-  const child = spawnInNamespace(home, false, DROPBEAR, args, shadow);
+  const child = spawnInNamespace(home, false, DROPBEAR, args, shadow, opts.namespaceSetup);
   return finishStart('dropbear', child, { dir, home, port, hostKeyFile, hostPublicKey: pub.publicKey, hostFingerprint: pub.fingerprint });
 }
 
@@ -162,7 +164,7 @@ export async function startOpenSsh(opts: ServerOptions): Promise<SshServer> {
       '',
     ].join('\n'),
   );
-  const child = spawnInNamespace(home, true, SSHD, ['-D', '-e', '-f', cfg, ...(opts.extraArgs ?? [])], shadow);
+  const child = spawnInNamespace(home, true, SSHD, ['-D', '-e', '-f', cfg, ...(opts.extraArgs ?? [])], shadow, opts.namespaceSetup);
   return finishStart('openssh', child, {
     dir,
     home,
@@ -182,11 +184,12 @@ async function shadowWithRoot(dir: string, password: string): Promise<string> {
   return file;
 }
 
-function spawnInNamespace(home: string, privateRun: boolean, daemon: string, args: string[], shadow?: string): ChildProcess {
+function spawnInNamespace(home: string, privateRun: boolean, daemon: string, args: string[], shadow?: string, extra: string[] = []): ChildProcess {
   const setup = [
     'mount --bind "$1" /root',
     ...(shadow ? [`mount --bind '${shadow}' /etc/shadow`] : []),
     ...(privateRun ? ['mount -t tmpfs -o mode=0755 tmpfs /run', 'mkdir -m 0755 /run/sshd'] : []),
+    ...extra,
     'shift',
     'exec "$@"',
   ].join(' && ');

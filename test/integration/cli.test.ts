@@ -198,6 +198,119 @@ describe('usage errors are caught before connecting (exit 2)', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
+// 1b. Flags: short forms, defaults, --yes, SSH options before the command, hints
+// ---------------------------------------------------------------------------------------------
+
+const COMMANDS = ['setup', 'status', 'hotplug', 'doctor', 'teardown'];
+const CHANGING = ['setup', 'hotplug', 'teardown'];
+
+/** Every long flag a command's --help lists, plus the program's own. */
+async function helpFlags(): Promise<Set<string>> {
+  const flags = new Set<string>();
+  for (const args of [['--help'], ...COMMANDS.map((c) => [c, '--help'])]) {
+    const r = await runCli(args);
+    expectExit(r, 0);
+    for (const m of r.stdout.matchAll(/(?:^|[ ,])(--[a-z][a-z0-9-]*)/gm)) if (m[1]) flags.add(m[1]);
+  }
+  return flags;
+}
+
+/** `--flag` words in the CLI's own text: sources, templates and router files. */
+function flagsNamedIn(dir: string): Array<{ flag: string; where: string }> {
+  const out: Array<{ flag: string; where: string }> = [];
+  for (const f of listTree(dir)) {
+    if (f.endsWith('/')) continue;
+    const text = readFileSync(join(dir, f), 'utf8');
+    for (const m of text.matchAll(/(?<![\w-])(--[a-z][a-z0-9-]*[a-z0-9])/g)) if (m[1]) out.push({ flag: m[1], where: `${dir}/${f}` });
+  }
+  return out;
+}
+
+describe('flags', () => {
+  it('-n is --dry-run on every command that has one; --dials has no short form', async () => {
+    for (const c of CHANGING) {
+      const r = await runCli([c, '--help']);
+      expectExit(r, 0);
+      expect(r.stdout, c).toMatch(/^ {2}-n, --dry-run\b/m);
+    }
+    const setup = await runCli(['setup', '--help']);
+    expect(setup.stdout).toMatch(/^ {2}--dials <n>/m);
+  });
+
+  it('setup -n 4 is a usage error (-n takes no value), not four dials', async () => {
+    const r = await runCli(['setup', '-n', '4', '--host', '127.0.0.1:1']);
+    expectExit(r, 2);
+    expect(r.stderr).toMatch(/too many arguments/);
+  });
+
+  it('numeric defaults show as numbers in --help', async () => {
+    const r = await runCli(['setup', '--help']);
+    const text = r.stdout.replace(/\s+/g, ' ');
+    expect(text).toContain('reverts itself (default: 90)');
+    expect(text).toContain('come up (default: 60)');
+    for (const c of COMMANDS) expect((await runCli([c, '--help'])).stdout, c).not.toMatch(/default: "\d+"/);
+  });
+
+  it('SSH options with no command: usage error, help on stderr', async () => {
+    for (const args of [[], ['--host', '127.0.0.1:1']]) {
+      const r = await runCli(args);
+      expectExit(r, 2);
+      expect(r.stderr).toContain('Usage: owrt-ecmp [options] [command]');
+    }
+    expectExit(await runCli(['help']), 0);
+  });
+
+  it('every command that changes the router takes -y/--yes', async () => {
+    for (const c of CHANGING) expect((await runCli([c, '--help'])).stdout, c).toMatch(/^ {2}-y, --yes\b/m);
+  });
+
+  it('every --flag named in a message, hint or router-side log is a real option', async () => {
+    const real = await helpFlags();
+    const root = resolve(import.meta.dirname, '..', '..');
+    const named = ['src', 'templates', 'openwrt-files'].flatMap((d) => flagsNamedIn(join(root, d)));
+    expect(named.length).toBeGreaterThan(20);
+    expect(named.filter((n) => !real.has(n.flag))).toEqual([]);
+  });
+});
+
+describe('SSH options before the command', () => {
+  let listener: Server;
+  let port = 0;
+  let connections = 0;
+
+  beforeAll(async () => {
+    listener = createServer((sock) => {
+      connections++;
+      sock.destroy();
+    });
+    await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
+    const addr = listener.address();
+    port = typeof addr === 'object' && addr ? addr.port : 0;
+  });
+
+  afterAll(async () => {
+    await new Promise<void>((r) => listener.close(() => r()));
+  });
+
+  it('owrt-ecmp --host H status connects to H', async () => {
+    const before = connections;
+    const r = await runCli(['--host', `127.0.0.1:${port}`, '--known-hosts', join(home, 'kh-global'), 'status']);
+    expectExit(r, 3);
+    expect(r.stderr).toContain(`127.0.0.1:${port}`);
+    expect(connections).toBe(before + 1);
+  });
+
+  it("the command's own --host wins over the one before it", async () => {
+    const closed = await freePort();
+    const before = connections;
+    const r = await runCli(['--host', `127.0.0.1:${closed}`, 'status', '--host', `127.0.0.1:${port}`, '--known-hosts', join(home, 'kh-global')]);
+    expectExit(r, 3);
+    expect(r.stderr).toContain(`127.0.0.1:${port}`);
+    expect(connections).toBe(before + 1);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
 // 2. Connection, host key and authentication failures
 // ---------------------------------------------------------------------------------------------
 
@@ -389,7 +502,7 @@ describe.skipIf(!caps.dropbear)('a Debian host over dropbear is not an OpenWrt r
     expectExit(r, 7);
     expect(r.stdout).toMatch(/^router: not OpenWrt, kernel /);
     expect(r.stdout).toMatch(/problems:\n {2}✗ this host is not an OpenWrt router \(no \/etc\/openwrt_release\)\n {4}fix: /);
-    expect(r.stdout).toContain('--- support dump (passwords masked) ---');
+    expect(r.stdout).toContain('--- support dump (every value not known to be harmless is masked) ---');
   });
 
   it('doctor --json: parses, problems non-empty', async () => {

@@ -10,6 +10,7 @@ import { ROUTER_FILES } from '../../src/paths.js';
 import { render, openwrtFilesDir } from '../../src/render/env.js';
 import { heredocDelimiter, shQuote } from '../../src/render/quote.js';
 import { parseSections, wrapScript } from '../../src/remote/run.js';
+import { supportScript } from '../../src/support/dump.js';
 import { factsFrom } from '../helpers/facts.js';
 import { ashSyntax, shellcheck } from '../helpers/shellcheck.js';
 
@@ -76,7 +77,7 @@ describe('rendered router-side shell', () => {
     hotplug: renderHotplug(settings, plan.dials, 'resilient'),
     probe: render('probe.sh', { files: ROUTER_FILES }),
     status: render('status.sh', { hotplug: '/h', library: '/l' }),
-    doctor: render('doctor.sh', {}),
+    doctor: supportScript(),
     rebuild: routesSnippet('rebuild', settings, plan.dials, 'group'),
     library: readFileSync(join(openwrtFilesDir, 'owrt-ecmp.sh'), 'utf8'),
     wrapped: wrapScript(applyScript),
