@@ -221,7 +221,7 @@ function flagsNamedIn(dir: string): Array<{ flag: string; where: string }> {
   for (const f of listTree(dir)) {
     if (f.endsWith('/')) continue;
     const text = readFileSync(join(dir, f), 'utf8');
-    for (const m of text.matchAll(/(?<![\w-])(--[a-z][a-z0-9-]*[a-z0-9])/g)) if (m[1]) out.push({ flag: m[1], where: `${dir}/${f}` });
+    for (const m of text.matchAll(/(?<![\w-])(--[a-z][a-z0-9-]*[a-z0-9])(?![a-z0-9-]|\.\w)/g)) if (m[1]) out.push({ flag: m[1], where: `${dir}/${f}` });
   }
   return out;
 }
