@@ -4,12 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Why each package: shellcheck/busybox check router-side shell under BusyBox ash; iproute2: netns tests;
+# Why each package: shellcheck/busybox check router-side shell under BusyBox ash; iproute2, nftables: netns tests
+# (real routes, NAT and the library's pinning table);
 # dropbear-bin/openssh: real SSH servers for the transport tests; qemu/mmdebstrap/e2fsprogs:
 # the lab router VM (gcc builds the ISP's pppd plugin); python3: the lab's simulated OpenWrt
 # tools, also tested on the host.
 APT_PACKAGES=(
-  shellcheck busybox iproute2
+  shellcheck busybox iproute2 nftables
   dropbear-bin openssh-server openssh-client
   qemu-system-x86 qemu-utils mmdebstrap e2fsprogs gcc libc6-dev
   python3 ca-certificates
