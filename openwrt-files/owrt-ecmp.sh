@@ -121,7 +121,7 @@ _owrt_ecmp_install() {
 	_base=$3
 	_kind=$4
 	set -- metric "$OWRT_ECMP_METRIC" table "$OWRT_ECMP_BASE"
-	# versions before 0.2 put the ECMP route into main at this metric
+	# earlier versions put the ECMP route into main at this metric (upgrade path)
 	while ip "$_fam" route del default metric "$OWRT_ECMP_METRIC" 2>/dev/null; do :; done
 	if [ -z "$_members" ]; then
 		while ip "$_fam" route del default "$@" 2>/dev/null; do :; done

@@ -113,14 +113,13 @@ export function checkCapabilities(facts: RouterFacts, s: Settings): Capabilities
   const zone = sectionsOfType(facts.config.firewall, 'zone').find((z) => getOption(z, 'name') === 'wan');
   if (!zone) add('/etc/config/firewall has no zone named "wan"', 'create the wan zone (OpenWrt default) so the dials get NAT');
 
+  // the ECMP routes live in tables base…base+64, where netifd writes only for ip4table/ip6table
   for (const sec of sectionsOfType(facts.config.network, 'interface')) {
-    const owned = getOption(sec, 'owrt_ecmp') === '1';
-    const metric = getOption(sec, 'metric');
-    if (!owned && sec.name !== s.wan && metric === String(s.ecmpMetric)) {
-      add(
-        `interface "${sec.name}" uses metric ${s.ecmpMetric}, the metric of the ECMP routes`,
-        'netifd would replace the ECMP route: pass another --ecmp-metric',
-      );
+    for (const key of ['ip4table', 'ip6table']) {
+      const t = Number(getOption(sec, key));
+      if (Number.isInteger(t) && t >= s.base && t <= s.base + 64) {
+        add(`interface "${sec.name}" routes into table ${t} (${key}), one of owrt-ecmp's tables ${s.base}…${s.base + 64}`, 'netifd would overwrite the ECMP routes: change that interface\'s table');
+      }
     }
   }
   for (let k = 2; k <= s.dials; k++) {

@@ -172,4 +172,13 @@ describe('planSetup on a stock 23.05 router', () => {
     const fw3 = factsFrom('stock-2305.txt', { firewall: 'fw3' });
     expect(planSetup(resolveSettings({ dials: '2' }), fw3, {}).caps.warnings.join('\n')).toMatch(/port forwards on dials 2…N are not pinned/);
   });
+
+  it('pin-table: an interface routing into one of the tool\'s tables is a problem; a metric of 10 no longer is', () => {
+    const f = stock();
+    const lan = f.config.network.sections.find((x) => x.name === 'lan')!;
+    lan.options.set('metric', '10');
+    expect(planSetup(resolveSettings({ dials: '2' }), f, {}).caps.problems.map((p) => p.what).join('\n')).not.toMatch(/metric 10/);
+    lan.options.set('ip4table', '3002');
+    expect(planSetup(resolveSettings({ dials: '2' }), f, {}).caps.problems.map((p) => p.what).join('\n')).toMatch(/"lan" routes into table 3002 \(ip4table\)/);
+  });
 });
