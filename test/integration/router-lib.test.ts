@@ -167,6 +167,11 @@ describe.skipIf(!canRunNetns)('router library on real kernel routes', () => {
     sh('nft delete table inet owrt_ecmp');
     runLib('owrt_ecmp_rebuild again', { mode: 'group' });
     expect(sh('nft list map inet owrt_ecmp dial4')).toContain(`${DIALS[1]!.addr} : goto dial2`);
+    // so does a rule someone deleted (the state file alone would say "nothing to do")
+    sh('ip rule del pref 3102 table 3002');
+    runLib('owrt_ecmp_rebuild third', { mode: 'group' });
+    expect(ownRules().find((x) => x.priority === 3102)).toMatchObject({ table: '3002' });
+    expect(readFileSync(logFile, 'utf8')).toMatch(/rebuilt \(third\)/);
   });
 
   it.each(['group', 'resilient', 'multipath'])('pin-redial (%s): a dial back with the same device and address is put back', (mode) => {
@@ -211,6 +216,10 @@ describe.skipIf(!canRunNetns)('router library on real kernel routes', () => {
     const r6 = ownRules('-6');
     expect(r6.find((x) => x.priority === 3000)).toMatchObject({ table: 'main', suppress_prefixlen: 0 });
     expect(r6.find((x) => x.priority === 3200)).toMatchObject({ table: '3000' });
+    // unchanged state and kernel: the second run is a no-op (the kernel check reads real rules)
+    runLib('owrt_ecmp_rebuild same', { ipv6: 'ecmp', mode: 'group' });
+    runLib('owrt_ecmp_rebuild same-again', { ipv6: 'ecmp', mode: 'group' });
+    expect(readFileSync(logFile, 'utf8')).not.toMatch(/rebuilt \(same-again\)/);
     runLib('owrt_ecmp_flush', { ipv6: 'ecmp' });
     expect(ownRules('-6')).toEqual([]);
     expect(spawnNft()).toBe(false);
