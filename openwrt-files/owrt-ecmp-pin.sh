@@ -48,20 +48,34 @@ _owrt_ecmp_rules_now() {
 	}'
 }
 
-# Remove every rule the library may have added, and nothing else: a rule is
-# matched by priority AND table (mwan3 and pbr keep rules at 1000+, 2000+, 3000+).
+# "pref table" of every rule the library owns, found in the kernel (so dials removed
+# by a shrink are found too): BASE → main, BASE+k and BASE+100+k → BASE+k, BASE+200 → BASE.
+_owrt_ecmp_rules_owned() {
+	_owrt_ecmp_rules_now "$1" | awk -v b="$OWRT_ECMP_BASE" '{
+		p = $1 - b; t = $4
+		if ((p == 0 && t == "main") || (p == 200 && t == b "") ||
+			(p >= 1 && p <= 64 && t == $1 "") || (p >= 101 && p <= 164 && t == ($1 - 100) ""))
+			print $1, t
+	}'
+}
+
+# Remove every rule the library added, and nothing else: a rule is deleted by
+# priority AND table (mwan3 and pbr keep rules at 1000+, 2000+, 3000+).
 _owrt_ecmp_rules_clear() {
-	_b=$OWRT_ECMP_BASE
 	for _fam in -4 -6; do
+		_owrt_ecmp_rules_owned "$_fam" | while read -r _p _t; do
+			if [ "$_t" = main ]; then
+				ip "$_fam" rule del priority "$_p" table main suppress_prefixlength 0
+			else
+				ip "$_fam" rule del priority "$_p" table "$_t"
+				[ "$_t" = "$OWRT_ECMP_BASE" ] || ip "$_fam" route flush table "$_t"
+			fi
+		done 2>/dev/null
+		# a dial table whose rule went missing still holds its route
 		for _spec in $OWRT_ECMP_DIALS; do
 			_rest=${_spec#*:}
-			_k=${_rest%%:*}
-			while ip "$_fam" rule del priority $((_b + _k)) table $((_b + _k)) 2>/dev/null; do :; done
-			while ip "$_fam" rule del priority $((_b + 100 + _k)) table $((_b + _k)) 2>/dev/null; do :; done
-			ip "$_fam" route flush table $((_b + _k)) 2>/dev/null
+			ip "$_fam" route flush table $((OWRT_ECMP_BASE + ${_rest%%:*})) 2>/dev/null
 		done
-		while ip "$_fam" rule del priority "$_b" table main suppress_prefixlength 0 2>/dev/null; do :; done
-		while ip "$_fam" rule del priority $((_b + 200)) table "$_b" 2>/dev/null; do :; done
 	done
 }
 

@@ -199,6 +199,17 @@ describe.skipIf(!canRunNetns)('router library on real kernel routes', () => {
     expect(ownRules().filter((x) => x.table !== '1' && x.table !== '77' && x.action !== 'unreachable')).toEqual([]);
   });
 
+  it('pin-shrink: a dial removed from the settings leaves no rule or table behind', () => {
+    runLib('owrt_ecmp_rebuild test');
+    expect(ownRules().filter((x) => x.table === '3003')).toHaveLength(2);
+    runLib('owrt_ecmp_rebuild shrink', { dials: 'wan:1:2 vwan2:2:1' });
+    expect(ownRules().filter((x) => x.table === '3003')).toEqual([]);
+    expect(ipJson('-4 route show table 3003')).toEqual([]);
+    expect(devs(defaultRoute('-4'))).toEqual(['pppoe-vwan2', 'pppoe-wan']);
+    runLib('owrt_ecmp_flush', { dials: 'wan:1:2' });
+    expect(ownRules()).toEqual([]);
+  });
+
   it('pin-dump64: 64 dials with their _6 interfaces (a dump over 128 KiB) still read right', () => {
     const many: FakeDial[] = DIALS.map((d) => ({ ...d }));
     for (let k = 4; k <= 64; k++) many.push({ name: `vwan${k}`, up: true, dev: `pppoe-vwan${k}`, addr: `100.64.1.${k}`, gw6: `fe80::${k}` });
