@@ -35,7 +35,7 @@ export function owrt(args, env = {}) {
 export const router = (cmd, opts) => lab.sshOk(cmd, opts);
 
 export async function ecmpDevs() {
-  const out = (await router('ip -j -4 route show default metric 10; echo @@; ip -j nexthop show 2>/dev/null; true')).split('@@');
+  const out = (await router('ip -j -4 route show default table 3000 metric 10; echo @@; ip -j nexthop show 2>/dev/null; true')).split('@@');
   const routes = out[0].trim() ? JSON.parse(out[0]) : [];
   const nhs = out[1]?.trim() ? JSON.parse(out[1]) : [];
   const r = routes[0];

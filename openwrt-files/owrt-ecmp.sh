@@ -15,7 +15,19 @@
 
 OWRT_ECMP_LOCK=${OWRT_ECMP_LOCK:-/var/lock/owrt-ecmp.lock}
 OWRT_ECMP_STATE=${OWRT_ECMP_STATE:-/var/run/owrt-ecmp.state}
+# the ubus dump goes through a file: one execve argument is limited to 128 KiB
+# (MAX_ARG_STRLEN) and 64 dials with their _6 interfaces exceed it
+OWRT_ECMP_DUMP=${OWRT_ECMP_DUMP:-/var/run/owrt-ecmp.dump}
 OWRT_ECMP_BUCKETS=128
+
+# policy rules and connection pinning live in their own file, beside this one
+OWRT_ECMP_LIBDIR=${OWRT_ECMP_LIBDIR:-/usr/lib/owrt-ecmp}
+if [ -f "$OWRT_ECMP_LIBDIR/owrt-ecmp-pin.sh" ]; then
+	# shellcheck source=/dev/null
+	. "$OWRT_ECMP_LIBDIR/owrt-ecmp-pin.sh"
+else
+	logger -t owrt-ecmp -p daemon.err "$OWRT_ECMP_LIBDIR/owrt-ecmp-pin.sh is missing: run 'owrt-ecmp hotplug' from your workstation"
+fi
 
 owrt_ecmp_log() {
 	logger -t owrt-ecmp -p "daemon.$1" -- "$2"
@@ -34,8 +46,8 @@ _owrt_ecmp_ip_kind() {
 # One ubus dump, one jsonfilter run: sets U_k (1/0), D_k (ppp device),
 # A_k (IPv4 address) and G_k (IPv6 gateway of the <iface>_6 sub-interface).
 _owrt_ecmp_read_state() {
-	_dump=$(ubus call network.interface dump 2>/dev/null)
-	[ -n "$_dump" ] || _dump='{"interface":[]}'
+	ubus call network.interface dump >"$OWRT_ECMP_DUMP" 2>/dev/null
+	[ -s "$OWRT_ECMP_DUMP" ] || echo '{"interface":[]}' >"$OWRT_ECMP_DUMP"
 	set --
 	for _spec in $OWRT_ECMP_DIALS; do
 		_if=${_spec%%:*}
@@ -53,7 +65,8 @@ _owrt_ecmp_read_state() {
 		fi
 	done
 	[ $# -gt 0 ] || return 0
-	eval "$(jsonfilter -q -s "$_dump" "$@")"
+	eval "$(jsonfilter -q -i "$OWRT_ECMP_DUMP" "$@")"
+	rm -f "$OWRT_ECMP_DUMP"
 }
 
 _owrt_ecmp_var() {
@@ -91,82 +104,97 @@ _owrt_ecmp_count() {
 	echo "$_n"
 }
 
-_owrt_ecmp_route_present() {
-	[ -n "$(ip "$1" route show default metric "$OWRT_ECMP_METRIC" 2>/dev/null)" ]
+# "dev:k:..." members → their devices, sorted, one line
+_owrt_ecmp_devs_of() {
+	for _m in $1; do echo "${_m%%:*}"; done | sort | tr '\n' ' '
 }
 
-# $1 = -4|-6, $2 = member list, $3 = nexthop id base, $4 = ip kind
+# Devices of the live nexthops of the ECMP route in table BASE, sorted, one line.
+# A nexthop group is printed expanded, so this sees what the kernel really uses.
+_owrt_ecmp_route_devs() {
+	ip "$1" route show default table "$OWRT_ECMP_BASE" metric "$OWRT_ECMP_METRIC" 2>/dev/null |
+		grep -v -e dead -e linkdown | sed -n 's/.* dev \([^ ]*\).*/\1/p' | sort | tr '\n' ' '
+}
+
+# $1 = -4|-6, $2 = member list, $3 = nexthop id base, $4 = ip kind.
+# The ECMP route lives in table BASE, reached by rule BASE+200: netifd never
+# touches that table, and wan's own metric stays as it was.
 _owrt_ecmp_install() {
 	_fam=$1
 	_members=$2
 	_base=$3
 	_kind=$4
-	_metric=$OWRT_ECMP_METRIC
+	set -- metric "$OWRT_ECMP_METRIC" table "$OWRT_ECMP_BASE"
+	# earlier versions put the ECMP route into main at this metric (upgrade path)
+	while ip "$_fam" route del default metric "$OWRT_ECMP_METRIC" 2>/dev/null; do :; done
 	if [ -z "$_members" ]; then
-		while ip "$_fam" route del default metric "$_metric" 2>/dev/null; do :; done
+		while ip "$_fam" route del default "$@" 2>/dev/null; do :; done
 		[ "$_kind" = nexthop ] && ip nexthop del id "$_base" 2>/dev/null
 		_owrt_ecmp_drop_members "$_base" ""
 		return 0
 	fi
 	_mode=$OWRT_ECMP_ROUTE_MODE
 	[ "$_kind" = nexthop ] || _mode=multipath
-	if [ "$_kind" = busybox ]; then
-		# BusyBox ip has no multipath: keep one dial routable rather than none
-		_first=${_members# }
-		_first=${_first%% *}
-		_dev=${_first%%:*}
-		_gw=""
-		[ "$_fam" = -6 ] && _gw=${_first##*:}
-		if [ -n "$_gw" ]; then
-			ip "$_fam" route replace default via "$_gw" dev "$_dev" metric "$_metric"
-		else
-			ip "$_fam" route replace default dev "$_dev" metric "$_metric"
-		fi
-		return
-	fi
+	# BusyBox ip (after a sysupgrade) has neither multipath nor policy rules: netifd's
+	# own default routes in main (wan's metric first) keep one dial routable meanwhile
+	[ "$_kind" = busybox ] && return 0
 	case $_mode in
-	resilient | group)
-		_group=""
-		_ids=""
-		for _m in $_members; do
-			_dev=${_m%%:*}
-			_r=${_m#*:}
-			_k=${_r%%:*}
-			_r=${_r#*:}
-			_w=${_r%%:*}
-			_id=$((_base + _k))
-			if [ "$_fam" = -6 ]; then
-				ip -6 nexthop replace id "$_id" via "${_r#*:}" dev "$_dev" || return 1
-			else
-				ip -4 nexthop replace id "$_id" dev "$_dev" || return 1
-			fi
-			_group="$_group${_group:+/}$_id,$_w"
-			_ids="$_ids $_id"
-		done
-		set -- group "$_group"
-		[ "$_mode" = resilient ] && set -- "$@" type resilient buckets "$OWRT_ECMP_BUCKETS"
-		# a group cannot change type in place (mode switched): recreate it
-		ip nexthop replace id "$_base" "$@" 2>/dev/null ||
-			{ ip nexthop del id "$_base" 2>/dev/null; ip nexthop add id "$_base" "$@"; } || return 1
-		ip "$_fam" route replace default nhid "$_base" metric "$_metric" || return 1
-		_owrt_ecmp_drop_members "$_base" "$_ids"
-		;;
-	*)
-		set --
-		for _m in $_members; do
-			_dev=${_m%%:*}
-			_r=${_m#*:}
-			_r=${_r#*:}
-			_w=${_r%%:*}
-			if [ "$_fam" = -6 ]; then
-				set -- "$@" nexthop via "${_r#*:}" dev "$_dev" weight "$_w"
-			else
-				set -- "$@" nexthop dev "$_dev" weight "$_w"
-			fi
-		done
-		ip "$_fam" route replace default metric "$_metric" "$@" || return 1
-		;;
+	resilient | group) _owrt_ecmp_install_group "$_fam" "$_members" "$_base" "$_mode" "$@" ;;
+	*) _owrt_ecmp_install_multipath "$_fam" "$_members" "$@" ;;
 	esac
+}
+
+# $1 fam, $2 members, $3 nexthop id base, $4 mode, $5.. route selector
+_owrt_ecmp_install_group() {
+	_fam=$1
+	_members=$2
+	_base=$3
+	_mode=$4
+	shift 4
+	_group=""
+	_ids=""
+	for _m in $_members; do
+		_dev=${_m%%:*}
+		_r=${_m#*:}
+		_k=${_r%%:*}
+		_r=${_r#*:}
+		_w=${_r%%:*}
+		_id=$((_base + _k))
+		if [ "$_fam" = -6 ]; then
+			ip -6 nexthop replace id "$_id" via "${_r#*:}" dev "$_dev" || return 1
+		else
+			ip -4 nexthop replace id "$_id" dev "$_dev" || return 1
+		fi
+		_group="$_group${_group:+/}$_id,$_w"
+		_ids="$_ids $_id"
+	done
+	_type=""
+	[ "$_mode" = resilient ] && _type="type resilient buckets $OWRT_ECMP_BUCKETS"
+	# a group cannot change type in place (mode switched): recreate it
+	# shellcheck disable=SC2086 # _type is several words on purpose
+	ip nexthop replace id "$_base" group "$_group" $_type 2>/dev/null ||
+		{ ip nexthop del id "$_base" 2>/dev/null; ip nexthop add id "$_base" group "$_group" $_type; } || return 1
+	ip "$_fam" route replace default nhid "$_base" "$@" || return 1
+	_owrt_ecmp_drop_members "$_base" "$_ids"
+}
+
+# $1 fam, $2 members, $3.. route selector
+_owrt_ecmp_install_multipath() {
+	_fam=$1
+	_members=$2
+	shift 2
+	for _m in $_members; do
+		_dev=${_m%%:*}
+		_r=${_m#*:}
+		_r=${_r#*:}
+		_w=${_r%%:*}
+		if [ "$_fam" = -6 ]; then
+			set -- "$@" nexthop via "${_r#*:}" dev "$_dev" weight "$_w"
+		else
+			set -- "$@" nexthop dev "$_dev" weight "$_w"
+		fi
+	done
+	ip "$_fam" route replace default "$@"
 }
 
 # Delete member nexthop objects (ids base+1..base+64) not in $2.
@@ -179,30 +207,17 @@ _owrt_ecmp_drop_members() {
 	done
 }
 
-# Answer a connection that came in on dial k through dial k: "from <dial address>"
-# looks up a table whose only route is that dial. The suppress rule keeps
-# non-default main-table routes (LAN, peers) in charge for everything else.
-_owrt_ecmp_rules() {
-	_kind=$1
-	_base=$OWRT_ECMP_BASE
-	for _spec in $OWRT_ECMP_DIALS; do
-		_rest=${_spec#*:}
-		_k=${_rest%%:*}
-		while ip -4 rule del priority $((_base + _k)) 2>/dev/null; do :; done
-		ip -4 route flush table $((_base + _k)) 2>/dev/null
-	done
-	while ip -4 rule del priority "$_base" 2>/dev/null; do :; done
-	[ "$_kind" = busybox ] && return 0
-	[ -n "$RULES" ] || return 0
-	ip -4 rule add priority "$_base" lookup main suppress_prefixlength 0
-	for _r in $RULES; do
-		_dev=${_r%%:*}
-		_x=${_r#*:}
-		_k=${_x%%:*}
-		_addr=${_x#*:}
-		ip -4 route replace default dev "$_dev" table $((_base + _k)) &&
-			ip -4 rule add priority $((_base + _k)) from "$_addr" lookup $((_base + _k))
-	done
+# Does the kernel hold exactly what the last rebuild wrote? A dial that redials
+# with the same address and device lost its nexthop object with the old device
+# (the kernel deletes nexthops and routes on a device that goes away), and netifd
+# may merge or reorder events: the state file alone cannot tell.
+_owrt_ecmp_kernel_ok() {
+	[ "$1" = busybox ] && return 0
+	[ "$(_owrt_ecmp_route_devs -4)" = "$(_owrt_ecmp_devs_of "$UP4")" ] || return 1
+	if [ "$OWRT_ECMP_IPV6" = ecmp ]; then
+		[ "$(_owrt_ecmp_route_devs -6)" = "$(_owrt_ecmp_devs_of "$UP6")" ] || return 1
+	fi
+	_owrt_ecmp_policy_ok
 }
 
 # Rebuild routes and rules; $1 says why (for the log).
@@ -213,9 +228,7 @@ owrt_ecmp_rebuild() {
 	_owrt_ecmp_collect
 	_kind=$(_owrt_ecmp_ip_kind)
 	_sig="$_kind|$OWRT_ECMP_ROUTE_MODE|$OWRT_ECMP_METRIC|4:$UP4|6:$UP6|r:$RULES"
-	if [ "$_sig" = "$(cat "$OWRT_ECMP_STATE" 2>/dev/null)" ] &&
-		{ [ -z "$UP4" ] || _owrt_ecmp_route_present -4; } &&
-		{ [ -z "$UP6" ] || _owrt_ecmp_route_present -6; }; then
+	if [ "$_sig" = "$(cat "$OWRT_ECMP_STATE" 2>/dev/null)" ] && _owrt_ecmp_kernel_ok "$_kind"; then
 		lock -u "$OWRT_ECMP_LOCK"
 		return 0
 	fi
@@ -225,6 +238,7 @@ owrt_ecmp_rebuild() {
 		_owrt_ecmp_install -6 "$UP6" $((OWRT_ECMP_BASE + 100)) "$_kind" || _rc=1
 	fi
 	_owrt_ecmp_rules "$_kind"
+	if [ "$_kind" != busybox ]; then _owrt_ecmp_nft || _rc=1; fi
 	if [ $_rc = 0 ]; then
 		echo "$_sig" >"$OWRT_ECMP_STATE"
 	else
@@ -263,17 +277,21 @@ owrt_ecmp_hotplug() {
 owrt_ecmp_flush() {
 	lock "$OWRT_ECMP_LOCK"
 	RULES=""
-	for _fam in -4 -6; do
-		while ip "$_fam" route del default metric "$OWRT_ECMP_METRIC" 2>/dev/null; do :; done
-	done
+	UP4=""
+	UP6=""
 	_kind=$(_owrt_ecmp_ip_kind)
+	for _fam in -4 -6; do
+		while ip "$_fam" route del default metric "$OWRT_ECMP_METRIC" table main 2>/dev/null; do :; done
+		ip "$_fam" route flush table "$OWRT_ECMP_BASE" 2>/dev/null
+	done
 	if [ "$_kind" = nexthop ]; then
 		ip nexthop del id "$OWRT_ECMP_BASE" 2>/dev/null
 		ip nexthop del id $((OWRT_ECMP_BASE + 100)) 2>/dev/null
 		_owrt_ecmp_drop_members "$OWRT_ECMP_BASE" ""
 		_owrt_ecmp_drop_members $((OWRT_ECMP_BASE + 100)) ""
 	fi
-	_owrt_ecmp_rules "$_kind"
+	_owrt_ecmp_rules_clear
+	_owrt_ecmp_have_nft && nft delete table inet "$OWRT_ECMP_NFT_TABLE" 2>/dev/null
 	rm -f "$OWRT_ECMP_STATE"
 	lock -u "$OWRT_ECMP_LOCK"
 }

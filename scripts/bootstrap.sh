@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Why each package: shellcheck/busybox check router-side shell under BusyBox ash; iproute2: netns tests;
-# nftables: the lab firewall and connection-pinning tests in netns; dropbear-bin/openssh: real SSH servers for the transport tests; qemu/mmdebstrap/e2fsprogs:
+# Why each package: shellcheck/busybox check router-side shell under BusyBox ash; iproute2, nftables: netns tests
+# (real routes, NAT and the library's pinning table);
+# dropbear-bin/openssh: real SSH servers for the transport tests; qemu/mmdebstrap/e2fsprogs:
 # the lab router VM (gcc builds the ISP's pppd plugin); python3: the lab's simulated OpenWrt
 # tools, also tested on the host.
 APT_PACKAGES=(

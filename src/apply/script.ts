@@ -72,12 +72,24 @@ export function renderApply(a: ApplyInput): string {
   });
 }
 
-/** Read-only: wait up to `waitSeconds` for the dials; prints a `waited` section "<seconds> <up>". */
-export function renderWait(dials: Dial[], waitSeconds: number, ecmpMetric?: number): string {
-  return render('wait.sh', { dials: dials.map((d) => d.iface), dialList: dials.map((d) => d.iface).join(' '), wait: String(waitSeconds), metric: ecmpMetric ? String(ecmpMetric) : '' });
+/** Where the ECMP route is: its metric in routing table `base`. */
+export interface EcmpRouteRef {
+  metric: number;
+  base: number;
 }
 
-/** `ecmpMetric`: also wait for the ECMP route to hold every up dial (not for teardown). */
-export function renderConfirm(dials: Dial[], waitSeconds: number, ecmpMetric?: number): string {
-  return render('confirm.sh', { waitLoop: renderWait(dials, waitSeconds, ecmpMetric) });
+/** Read-only: wait up to `waitSeconds` for the dials; prints a `waited` section "<seconds> <up>". */
+export function renderWait(dials: Dial[], waitSeconds: number, ecmp?: EcmpRouteRef): string {
+  return render('wait.sh', {
+    dials: dials.map((d) => d.iface),
+    dialList: dials.map((d) => d.iface).join(' '),
+    wait: String(waitSeconds),
+    metric: ecmp ? String(ecmp.metric) : '',
+    base: ecmp ? String(ecmp.base) : '',
+  });
+}
+
+/** `ecmp`: also wait for the ECMP route to hold every up dial (not for teardown). */
+export function renderConfirm(dials: Dial[], waitSeconds: number, ecmp?: EcmpRouteRef): string {
+  return render('confirm.sh', { waitLoop: renderWait(dials, waitSeconds, ecmp) });
 }

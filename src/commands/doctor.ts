@@ -35,16 +35,20 @@ export async function doctorCommand(o: GlobalOptions): Promise<number> {
         macvlan: facts.macvlan,
         pppoePlugin: facts.pppoePlugin,
         rpcd: facts.rpcd,
+        nft: facts.nft,
       },
       configured: Boolean(readSettings(facts.config.owrtEcmp)),
       routeMode: caps.routeMode,
       problems: caps.problems,
+      warnings: caps.warnings,
+      mwan3: facts.mwan3,
       pendingUciChanges: facts.pendingChanges.length,
       dump: {
         config: Object.fromEntries(Object.entries(configs).map(([k, v]) => [k, clean(v)])),
         routes: clean(res.sections.get('routes_all') ?? ''),
         routes6: clean(res.sections.get('routes6_all') ?? ''),
         rules: clean(res.sections.get('rules_text') ?? ''),
+        pinning: clean(res.sections.get('nft_own') ?? ''),
         nexthops: clean(res.sections.get('nexthops_text') ?? ''),
         log: clean(res.sections.get('log') ?? ''),
         hotplugDir: clean(res.sections.get('hotplug_dir') ?? ''),
@@ -60,6 +64,7 @@ export async function doctorCommand(o: GlobalOptions): Promise<number> {
         caps.problems.length
           ? `problems:\n${caps.problems.map((p) => `  ✗ ${p.what}\n    fix: ${p.fix}`).join('\n')}`
           : 'no problems found',
+        ...caps.warnings.map((w) => `  ! ${w}`),
         '',
         '--- support dump (every value not known to be harmless is masked) ---',
         ...Object.entries(report.dump.config).flatMap(([k, v]) => [`## /etc/config/${k}`, v || '(empty)']),

@@ -1,4 +1,4 @@
-import { renderApply, renderConfirm, renderWait } from '../apply/script.js';
+import { type EcmpRouteRef, renderApply, renderConfirm, renderWait } from '../apply/script.js';
 import { runApply, runConfirm } from '../apply/index.js';
 import { CapabilityError, ConflictError, ConnectError, ExitCode, RemoteError, RolledBackError, UsageError } from '../errors.js';
 import { type Credentials, type RawSetupOptions, resolveCredentials, resolveSettings } from '../options.js';
@@ -67,6 +67,11 @@ export interface ApplyJob {
   after: 'rebuild' | 'none';
   before: 'flush' | 'none';
   retry?: Dial[];
+}
+
+/** After a rebuild, the wait also covers the ECMP route (table `base`); teardown waits for dials only. */
+function ecmpRef(job: ApplyJob): EcmpRouteRef | undefined {
+  return job.after === 'rebuild' ? { metric: job.settings.ecmpMetric, base: job.settings.base } : undefined;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -144,12 +149,12 @@ export async function applyAndVerify(s: Session, job: ApplyJob): Promise<StatusR
       if (e instanceof ConnectError) return reportRollback(s, e, appliedAt + job.rollbackTimeout * 1000);
       throw e;
     });
-    const confirmed = await runConfirm(fresh, `${renderConfirm(job.confirmDials, job.wait, job.after === 'rebuild' ? job.settings.ecmpMetric : undefined)}\n${statusScript()}`);
+    const confirmed = await runConfirm(fresh, `${renderConfirm(job.confirmDials, job.wait, ecmpRef(job))}\n${statusScript()}`);
     s.log.step(`confirmed; ${confirmed.dialsUp}/${job.confirmDials.length} dial(s) up after ${confirmed.waitedSeconds} s`);
     return buildStatus(confirmed.sections);
   }
   // nothing that could cut us off: apply, wait for the dials and read the status in one round trip
-  const applied = await runApply(t, `(\n${script}\n) || exit $?\n${renderWait(job.confirmDials, job.wait, job.after === 'rebuild' ? job.settings.ecmpMetric : undefined)}\n${statusScript()}`, s.secretList);
+  const applied = await runApply(t, `(\n${script}\n) || exit $?\n${renderWait(job.confirmDials, job.wait, ecmpRef(job))}\n${statusScript()}`, s.secretList);
   return buildStatus(applied.sections);
 }
 
@@ -171,6 +176,7 @@ export async function setupCommand(o: SetupOptions): Promise<number> {
     s.addSecrets(plan.secrets);
     gate(plan, o.installPackages);
     checkIdle(facts);
+    for (const w of plan.caps.warnings) s.log.warn(w);
     if (facts.pendingChanges.length) {
       s.log.warn(`${facts.pendingChanges.length} staged uci change(s) by someone else; they stay staged and uncommitted`);
     }

@@ -20,6 +20,10 @@ export interface Capabilities {
   routeMode: ResolvedRouteMode;
   /** The device the wan interface dials on: parent of the macvlans. */
   wanDevice: string | null;
+  /** wan's netifd metric as configured (0 when unset); setup never changes it. */
+  wanMetric: number;
+  /** Things that work, but not as the user may expect; said by setup and doctor. */
+  warnings: string[];
 }
 
 export function majorMinor(release: string): [number, number] {
@@ -109,14 +113,13 @@ export function checkCapabilities(facts: RouterFacts, s: Settings): Capabilities
   const zone = sectionsOfType(facts.config.firewall, 'zone').find((z) => getOption(z, 'name') === 'wan');
   if (!zone) add('/etc/config/firewall has no zone named "wan"', 'create the wan zone (OpenWrt default) so the dials get NAT');
 
+  // the ECMP routes live in tables base…base+64, where netifd writes only for ip4table/ip6table
   for (const sec of sectionsOfType(facts.config.network, 'interface')) {
-    const owned = getOption(sec, 'owrt_ecmp') === '1';
-    const metric = getOption(sec, 'metric');
-    if (!owned && sec.name !== s.wan && metric === String(s.ecmpMetric)) {
-      add(
-        `interface "${sec.name}" uses metric ${s.ecmpMetric}, the metric of the ECMP routes`,
-        'netifd would replace the ECMP route: pass another --ecmp-metric',
-      );
+    for (const key of ['ip4table', 'ip6table']) {
+      const t = Number(getOption(sec, key));
+      if (Number.isInteger(t) && t >= s.base && t <= s.base + 64) {
+        add(`interface "${sec.name}" routes into table ${t} (${key}), one of owrt-ecmp's tables ${s.base}…${s.base + 64}`, 'netifd would overwrite the ECMP routes: change that interface\'s table');
+      }
     }
   }
   for (let k = 2; k <= s.dials; k++) {
@@ -125,6 +128,9 @@ export function checkCapabilities(facts: RouterFacts, s: Settings): Capabilities
       add(`interface "${sec.name}" exists and was not made by owrt-ecmp`, 'pass another --prefix, or rename that interface');
     }
   }
+
+  const wanMetric = checkMetrics(facts, s, add);
+  checkMwan3(facts, add);
 
   const installingIp = problems.some((x) => x.pkg === 'ip-full');
   const routeMode = resolveRouteMode(s.routeMode, facts.kernel, {
@@ -139,7 +145,55 @@ export function checkCapabilities(facts: RouterFacts, s: Settings): Capabilities
   }
 
   const packages = [...new Set(problems.flatMap((p) => (p.pkg ? [p.pkg] : [])))];
-  return { problems, packages, routeMode, wanDevice };
+  return { problems, packages, routeMode, wanDevice, wanMetric, warnings: warningsFor(facts, s) };
+}
+
+type AddProblem = (what: string, fix: string, pkg?: string) => void;
+
+/**
+ * Dials 2..N get metric base+k for their own netifd default routes (the fallback while
+ * the ECMP table is empty); netifd replaces an equal-metric default route, so none may
+ * equal wan's, which setup leaves as it is.
+ */
+function checkMetrics(facts: RouterFacts, s: Settings, add: AddProblem): number {
+  const wan = findSection(facts.config.network, s.wan);
+  const raw = wan ? getOption(wan, 'metric') : undefined;
+  const wanMetric = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : 0;
+  const k = wanMetric - s.metricBase;
+  if (s.dials >= 2 && k >= 2 && k <= s.dials) {
+    add(
+      `interface "${s.wan}" uses metric ${wanMetric}, the metric dial ${k} would get (--metric-base ${s.metricBase} + ${k})`,
+      `netifd would replace one default route with the other: pass --metric-base ${Math.max(wanMetric, s.metricBase + s.dials)} (or any base whose base+2…base+${s.dials} avoids ${wanMetric})`,
+    );
+  }
+  return wanMetric;
+}
+
+/** mwan3 steers traffic with its own marks and rules around the ECMP route: one balancer at a time. */
+function checkMwan3(facts: RouterFacts, add: AddProblem): void {
+  const m = facts.mwan3;
+  if (!m.enabled && !m.running) return;
+  add(
+    `mwan3 is ${m.running ? 'running' : 'enabled'} on this router: its fwmark rules and marks would steer traffic around the ECMP route`,
+    `use one balancer: stop and disable mwan3 first (/etc/init.d/mwan3 stop && /etc/init.d/mwan3 disable), or keep mwan3 and do not run owrt-ecmp`,
+  );
+}
+
+function warningsFor(facts: RouterFacts, s: Settings): string[] {
+  const out: string[] = [];
+  const defaults = sectionsOfType(facts.config.firewall, 'defaults')[0];
+  if (defaults && getOption(defaults, 'flow_offloading_hw') === '1' && s.dials > 1) {
+    out.push(
+      'flow_offloading_hw is on: with macvlan dials in the wan zone fw4 cannot offload in hardware and falls back to software offloading for all traffic (expect a higher CPU load at high rates)',
+    );
+  }
+  if (facts.firewall === 'fw3' && s.dials > 1) {
+    out.push('this router runs fw3 (no nftables): port forwards on dials 2…N are not pinned to their dial, so their replies may leave by another dial; only wan\'s address forwards reliably (OpenWrt 22.03+ fixes this)');
+  }
+  if (facts.mwan3.installed && !facts.mwan3.enabled && !facts.mwan3.running) {
+    out.push('mwan3 is installed but disabled: leave it disabled while owrt-ecmp balances');
+  }
+  return out;
 }
 
 /**

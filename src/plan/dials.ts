@@ -11,6 +11,7 @@ export interface Dial {
   l2: string;
   /** Fixed MAC of the macvlan (dials ≥ 2). */
   mac?: string;
+  /** netifd metric of the dial's own default route; dial 1 (wan) keeps its own. */
   metric: number;
   weight: number;
 }
@@ -26,7 +27,8 @@ export function dialMac(parentMac: string, k: number): string {
   return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':');
 }
 
-export function planDials(s: Settings, wanDevice: string, parentMac: string): Dial[] {
+/** `wanMetric`: wan's configured metric (netifd's default 0); dial 1 keeps it. */
+export function planDials(s: Settings, wanDevice: string, parentMac: string, wanMetric = 0): Dial[] {
   const dials: Dial[] = [];
   for (let k = 1; k <= s.dials; k++) {
     const iface = dialInterface(s, k);
@@ -35,7 +37,7 @@ export function planDials(s: Settings, wanDevice: string, parentMac: string): Di
       iface,
       ppp: pppDevice(iface),
       l2: k === 1 ? wanDevice : macvlanDevice(s, k),
-      metric: s.metricBase + k,
+      metric: k === 1 ? wanMetric : s.metricBase + k,
       weight: s.weights[k - 1] ?? 1,
     };
     if (k > 1) dial.mac = dialMac(parentMac, k);

@@ -49,9 +49,15 @@ function zoneRef(facts: RouterFacts, zone: UciSection): string {
   return `@zone[${sectionsOfType(facts.config.firewall, 'zone').indexOf(zone)}]`;
 }
 
+/**
+ * DNS as wan has it: netifd writes resolv.conf.auto only from interfaces that are up,
+ * so with `peerdns 0` on dials 2..N the LAN would lose upstream DNS while wan is down.
+ */
+const DNS_OPTIONS = ['peerdns', 'dns'] as const;
+
 function dialSections(s: Settings, facts: RouterFacts, dial: Dial, wanDevice: string, creds: Credentials): SectionSpec[] {
   const wan = findSection(facts.config.network, s.wan);
-  const iface: Record<string, string> = { proto: 'pppoe', device: dial.l2 };
+  const iface: Record<string, string | string[]> = { proto: 'pppoe', device: dial.l2 };
   for (const key of COPIED_OPTIONS) {
     const v = wan ? getOption(wan, key) : undefined;
     if (typeof v === 'string') iface[key] = v;
@@ -60,8 +66,10 @@ function dialSections(s: Settings, facts: RouterFacts, dial: Dial, wanDevice: st
   if (creds.password !== undefined) iface.password = creds.password;
   iface.metric = String(dial.metric);
   iface.ipv6 = s.ipv6 === 'ecmp' ? 'auto' : '0';
-  // DNS comes from dial 1; N copies of the same servers help nobody
-  iface.peerdns = '0';
+  for (const key of DNS_OPTIONS) {
+    const v = wan ? getOption(wan, key) : undefined;
+    if (v !== undefined) iface[key] = v;
+  }
   iface[OWN_TAG] = '1';
   return [
     {
@@ -83,7 +91,7 @@ export function planSetup(s: Settings, facts: RouterFacts, creds: Credentials): 
   const caps = checkCapabilities(facts, s);
   const wanDevice = caps.wanDevice ?? 'wan';
   const parentMac = facts.netdevs.get(wanDevice) ?? wanDevice;
-  const dials = planDials(s, wanDevice, parentMac);
+  const dials = planDials(s, wanDevice, parentMac, caps.wanMetric);
   const ops: UciOp[] = [];
   const net = facts.config.network;
   const restore = readRestore(facts.config.owrtEcmp);
@@ -105,13 +113,12 @@ export function planSetup(s: Settings, facts: RouterFacts, creds: Credentials): 
     if (!wanting.has(sec.name)) ops.push({ op: 'delete', config: 'network', section: sec.name });
   }
 
-  // dial 1 keeps its device; only its metric moves so netifd's default routes never tie
+  // dial 1 is left exactly as it is: changing wan's metric makes netifd re-add its
+  // addresses (reload_ip), and masquerade then drops every LAN connection through wan.
+  // The ECMP route lives in its own table, so wan's metric no longer matters to it. A
+  // router set up by an earlier version keeps the metric it got (restore.wan_metric)
+  // until teardown puts the original back.
   const wan = findSection(net, s.wan);
-  const wanMetric = wan ? getOption(wan, 'metric') : undefined;
-  remember('wan_metric', typeof wanMetric === 'string' ? wanMetric : undefined);
-  if (wanMetric !== String(dials[0]?.metric)) {
-    ops.push({ op: 'set', config: 'network', section: s.wan, option: 'metric', value: String(dials[0]?.metric) });
-  }
 
   // firewall: every dial in the zone named wan (NAT, and the _6 sub-interface needs a zone)
   const zone = wanZone(facts);

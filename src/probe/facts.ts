@@ -15,6 +15,10 @@ export interface RouterFacts {
   pkg: 'opkg' | 'apk' | null;
   packages: Set<string>;
   rpcd: boolean;
+  /** mwan3: package/init script present, enabled at boot, running (mwan3track or its nft/ipt chains) */
+  mwan3: { installed: boolean; enabled: boolean; running: boolean };
+  /** `nft` exists (fw4): the library can pin connections to their dial */
+  nft: boolean;
   /** key like "ipv4/fib_multipath_hash_policy" → value, or null when the kernel lacks it. */
   sysctl: Map<string, string | null>;
   config: { network: UciPackage; firewall: UciPackage; owrtEcmp: UciPackage | null };
@@ -65,6 +69,11 @@ function lines(text: string): string[] {
   return text.split('\n').map((l) => l.trim()).filter(Boolean);
 }
 
+function parseMwan3(text: string): RouterFacts['mwan3'] {
+  const words = new Set(lines(text));
+  return { installed: words.has('installed'), enabled: words.has('enabled'), running: words.has('running') };
+}
+
 export function parseFacts(sections: Map<string, string>): RouterFacts {
   const ipVersion = need(sections, 'ip_version');
   const macvlanLines = lines(need(sections, 'macvlan'));
@@ -109,6 +118,8 @@ export function parseFacts(sections: Map<string, string>): RouterFacts {
     pkg: pkg === 'opkg' || pkg === 'apk' ? pkg : null,
     packages,
     rpcd: (sections.get('rpcd') ?? '').trim() === 'yes',
+    mwan3: parseMwan3(sections.get('mwan3') ?? ''),
+    nft: (sections.get('nft') ?? '').trim() === 'yes',
     sysctl,
     config: {
       network: parseUciConfig(need(sections, 'config_network'), 'network'),

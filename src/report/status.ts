@@ -1,4 +1,4 @@
-import { type KernelRoute, liveNexthops, parseIpRoutes } from '../kernel/ip-json.js';
+import { type KernelRoute, liveNexthops, parseIpRoutes, parseIpRules } from '../kernel/ip-json.js';
 import { resolveRouteMode } from '../plan/capabilities.js';
 import { planDials } from '../plan/dials.js';
 import { renderHotplug } from '../plan/files.js';
@@ -57,6 +57,28 @@ function nexthopsOf(route: KernelRoute | undefined): EcmpNexthop[] {
 
 function parseSafe(text: string): KernelRoute[] {
   return text.trim().startsWith('[') ? parseIpRoutes(text) : [];
+}
+
+/**
+ * The ECMP table is reached by rule base+200, and each up dial's address is in the nft
+ * map that pins port forwards and masqueraded connections to it (only where nft exists).
+ */
+function policyProblems(settings: Settings, dials: DialStatus[], rulesJson: string, pinning: string | null): string[] {
+  const out: string[] = [];
+  const inEcmp = dials.filter((d) => d.inIpv4Ecmp);
+  if (!inEcmp.length) return out;
+  const rules = rulesJson.trim().startsWith('[') ? parseIpRules(rulesJson) : [];
+  const pref = settings.base + 200;
+  if (!rules.some((r) => r.priority === pref && r.table === String(settings.base))) {
+    out.push(`the policy rule that sends traffic to the ECMP table (pref ${pref} lookup ${settings.base}) is missing: run \`owrt-ecmp hotplug\``);
+  }
+  if (pinning === null) return out;
+  for (const d of inEcmp) {
+    if (d.ipv4 && !pinning.includes(`${d.ipv4} : goto dial${d.dial}`)) {
+      out.push(`dial ${d.dial} (${d.interface}) is not pinned by address: port forwards to ${d.ipv4} may be answered through another dial; run \`owrt-ecmp hotplug\``);
+    }
+  }
+  return out;
 }
 
 /** Build the report from the status script's sections. Pure. */
@@ -129,6 +151,7 @@ export function buildStatus(sec: Map<string, string>): StatusReport {
       }
     }
     for (const dev of live4) if (!dials.some((d) => d.device === dev)) problems.push(`the IPv4 ECMP route uses ${dev}, which is not a managed dial`);
+    problems.push(...policyProblems(settings, dials, get('rules'), get('nft').trim() === 'yes' ? get('pinning') : null));
     if (!installedHotplug.trim()) problems.push('the hotplug script is missing: run `owrt-ecmp hotplug`');
     else if (!hotplugMatches) problems.push('the hotplug script differs from what `owrt-ecmp hotplug --print` renders: run `owrt-ecmp hotplug`');
     if (!get('library_sum').trim()) problems.push('the router-side library is missing: run `owrt-ecmp hotplug`');

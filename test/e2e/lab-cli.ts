@@ -99,9 +99,9 @@ export async function eventually(what: string, check: () => Promise<boolean>, ti
   }
 }
 
-/** Devices of the live (not dead) nexthops of the ECMP default route at `metric`. */
-export async function ecmpDevs(fam: '-4' | '-6' = '-4', metric = 10): Promise<string[]> {
-  const out = (await router(`ip -j ${fam} route show default metric ${metric}`)).trim();
+/** Devices of the live (not dead) nexthops of the ECMP default route at `metric` (in table `table`, the tool's base). */
+export async function ecmpDevs(fam: '-4' | '-6' = '-4', metric = 10, table = 3000): Promise<string[]> {
+  const out = (await router(`ip -j ${fam} route show default table ${table} metric ${metric}`)).trim();
   const routes = out ? JSON.parse(out) : [];
   const r = routes[0];
   if (!r) return [];

@@ -246,7 +246,7 @@ describe.skipIf(!labEnabled)('safety on the lab router', () => {
       console.log(`unconfirmed change rolled back ${took.toFixed(1)} s after the tool was killed`);
       expect(await snapshot()).toBe(original);
       expect(await router('ls /etc/config/owrt_ecmp /etc/hotplug.d/iface/95-owrt-ecmp 2>&1 || true')).toMatch(/No such file/);
-      expect(await router('ip route show default metric 10')).toBe('');
+      expect(await router('ip route show default metric 10; ip route show table 3000; ip rule show | grep -E "^3(0|1|2)[0-9][0-9]:"; nft list table inet owrt_ecmp 2>/dev/null; true')).toBe('');
       // the next run converges
       const again = owrt(['setup', '--dials', '2', '--yes']);
       expect(again.code).toBe(0);
@@ -269,7 +269,7 @@ describe.skipIf(!labEnabled)('safety on the lab router', () => {
       expect(r.code).toBe(10);
       expect(await router('cat /tmp/owrt-ecmp-rollback/state')).toMatch(/^rolledback/);
       expect(await snapshot()).toBe(original);
-      expect(await router('ip route show default metric 10')).toBe('');
+      expect(await router('ip route show default metric 10; ip route show table 3000; ip rule show | grep -E "^3(0|1|2)[0-9][0-9]:"; nft list table inet owrt_ecmp 2>/dev/null; true')).toBe('');
     }, 300_000);
 
     it('two setups at once: one applies, the other stops with a clear message, nothing interleaves', async () => {

@@ -3,102 +3,19 @@
  * veth devices named like netifd's PPP devices, a ubus that answers from a JSON file,
  * and the lab's jsonfilter. Runs under BusyBox ash, like OpenWrt.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { openwrtFilesDir } from '../../src/render/env.js';
+import { canRunNetns, devsOf as devs, type FakeDial, LibHarness } from '../helpers/router-lib.js';
 
-const NS = `owrtlib${process.pid}`;
-const root = join(import.meta.dirname, '..', '..');
-const jsonfilter = join(root, 'test/lab/router-root/usr/bin/jsonfilter');
-const canRun = process.getuid?.() === 0 && existsSync(jsonfilter);
-const dir = mkdtempSync(join(tmpdir(), 'owrt-ecmp-lib-'));
-const dumpFile = join(dir, 'dump.json');
-const logFile = join(dir, 'log');
-
-interface FakeDial {
-  name: string;
-  up: boolean;
-  dev: string;
-  addr?: string;
-  gw6?: string;
-}
-
-function writeDump(dials: FakeDial[]): void {
-  const ifaces: object[] = [];
-  for (const d of dials) {
-    ifaces.push({
-      interface: d.name,
-      up: d.up,
-      pending: !d.up,
-      available: true,
-      autostart: true,
-      dynamic: false,
-      proto: 'pppoe',
-      device: `${d.name}mv`,
-      data: {},
-      ...(d.up
-        ? { l3_device: d.dev, uptime: 10, 'ipv4-address': [{ address: d.addr, mask: 32, ptpaddress: '100.64.255.1' }], route: [] }
-        : {}),
-    });
-    if (d.up && d.gw6) {
-      ifaces.push({
-        interface: `${d.name}_6`,
-        up: true,
-        pending: false,
-        available: true,
-        autostart: true,
-        dynamic: true,
-        proto: 'dhcpv6',
-        device: d.dev,
-        l3_device: d.dev,
-        route: [{ target: '::', mask: 0, nexthop: d.gw6, metric: 512, source: '2001:db8::/64' }],
-        data: {},
-      });
-    }
-  }
-  writeFileSync(dumpFile, JSON.stringify({ interface: ifaces }));
-}
-
-function sh(cmd: string): string {
-  return execFileSync('ip', ['netns', 'exec', NS, 'sh', '-c', cmd], { encoding: 'utf8' });
-}
-
-function ipJson(args: string): any[] {
-  const out = sh(`ip -j ${args}`).trim();
-  return out ? JSON.parse(out) : [];
-}
-
-interface LibEnv {
-  dials?: string;
-  mode?: string;
-  ipv6?: string;
-  busyboxIp?: boolean;
-}
-
-function runLib(fn: string, e: LibEnv = {}): void {
-  const bin = e.busyboxIp ? `${dir}/bin-bb:${dir}/bin` : `${dir}/bin`;
-  const script = [
-    `export PATH=${bin}:$PATH OWRT_ECMP_STATE=${dir}/state OWRT_ECMP_LOCK=${dir}/lock`,
-    `export OWRT_ECMP_DIALS='${e.dials ?? 'wan:1:2 vwan2:2:1 vwan3:3:1'}' OWRT_ECMP_METRIC=10`,
-    `export OWRT_ECMP_IPV6=${e.ipv6 ?? 'single'} OWRT_ECMP_ROUTE_MODE=${e.mode ?? 'multipath'} OWRT_ECMP_BASE=3000`,
-    `. ${join(openwrtFilesDir, 'owrt-ecmp.sh')}`,
-    fn,
-  ].join('\n');
-  const r = spawnSync('ip', ['netns', 'exec', NS, 'busybox', 'sh', '-c', script], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`library ${fn} failed (${r.status}): ${r.stderr}`);
-}
-
-function defaultRoute(fam: '-4' | '-6'): any | undefined {
-  return ipJson(`${fam} route show default metric 10`)[0];
-}
-
-function devs(route: any): string[] {
-  if (!route) return [];
-  return (route.nexthops ?? [{ dev: route.dev }]).map((n: any) => n.dev).sort();
-}
+const h = new LibHarness(`owrtlib${process.pid}`);
+const { dir, logFile } = h;
+const sh = (cmd: string) => h.sh(cmd);
+const ipJson = (args: string) => h.ipJson(args);
+const writeDump = (dials: FakeDial[], pad = 0) => h.writeDump(dials, pad);
+const runLib = (fn: string, e: Parameters<LibHarness['runLib']>[1] = {}) => h.runLib(fn, e);
+const defaultRoute = (fam: '-4' | '-6') => h.ecmpRoute(fam);
+/** Rules in the library's priority range (base 3000 … 3200). */
+const ownRules = (fam = '-4') => ipJson(`${fam} rule show`).filter((x) => x.priority >= 3000 && x.priority <= 3264);
 
 const DIALS: FakeDial[] = [
   { name: 'wan', up: true, dev: 'pppoe-wan', addr: '100.64.0.2', gw6: 'fe80::1' },
@@ -111,30 +28,13 @@ function addDev(d: FakeDial): void {
   sh(`ip link add ${d.dev} type veth peer name p-${d.name} && ip link set p-${d.name} up && ip link set ${d.dev} up && ip addr add ${d.addr}/32 dev ${d.dev}`);
 }
 
-describe.skipIf(!canRun)('router library on real kernel routes', () => {
-  beforeAll(() => {
-    execFileSync('ip', ['netns', 'add', NS]);
-    execFileSync('mkdir', ['-p', `${dir}/bin`, `${dir}/bin-bb`]);
-    const stub = (path: string, body: string) => {
-      writeFileSync(path, `#!/bin/sh\n${body}\n`);
-      chmodSync(path, 0o755);
-    };
-    stub(`${dir}/bin/ubus`, `[ "$1 $2 $3" = "call network.interface dump" ] && exec cat ${dumpFile}; exit 4`);
-    // serialisation is the lab's and OpenWrt's business; here only the calls are recorded
-    stub(`${dir}/bin/lock`, `echo "lock $*" >>${dir}/locklog`);
-    stub(`${dir}/bin/logger`, `echo "$*" >>${logFile}`);
-    stub(`${dir}/bin/jsonfilter`, `exec ${jsonfilter} "$@"`);
-    stub(`${dir}/bin-bb/ip`, 'exec busybox ip "$@"');
-    sh('ip link set lo up');
-  });
-
-  afterAll(() => {
-    spawnSync('ip', ['netns', 'del', NS]);
-    rmSync(dir, { recursive: true, force: true });
-  });
+describe.skipIf(!canRunNetns)('router library on real kernel routes', () => {
+  beforeAll(() => h.setup());
+  afterAll(() => h.teardown());
 
   beforeEach(() => {
-    sh('for d in pppoe-wan pppoe-vwan2 pppoe-vwan3; do ip link del $d 2>/dev/null; done; ip nexthop flush 2>/dev/null; true');
+    sh('for d in pppoe-wan pppoe-vwan2 pppoe-vwan3; do ip link del $d 2>/dev/null; done; ip nexthop flush 2>/dev/null; nft flush ruleset; true');
+    for (const fam of ['-4', '-6']) sh(`ip ${fam} rule flush; ip ${fam} rule add pref 32766 lookup main; ip ${fam} rule add pref 32767 lookup default`);
     for (const d of DIALS) addDev(d);
     rmSync(`${dir}/state`, { force: true });
     writeFileSync(logFile, '');
@@ -172,7 +72,7 @@ describe.skipIf(!canRun)('router library on real kernel routes', () => {
     expect(log).toMatch(/rebuilt \(first\)/);
     expect(log).not.toMatch(/rebuilt \(second\)/);
     // but if the route vanished behind its back, it is rebuilt even though the state is the same
-    sh('ip route del default metric 10');
+    sh('ip route del default table 3000 metric 10');
     runLib('owrt_ecmp_rebuild third');
     expect(devs(defaultRoute('-4'))).toHaveLength(3);
   });
@@ -210,12 +110,14 @@ describe.skipIf(!canRun)('router library on real kernel routes', () => {
     writeDump(DIALS.map((d) => ({ ...d, up: false })));
     runLib('owrt_ecmp_rebuild ifdown', { mode: 'group' });
     expect(defaultRoute('-4')).toBeUndefined();
-    expect(ipJson('-4 rule show').filter((x) => x.priority >= 3000 && x.priority <= 3064)).toEqual([]);
+    expect(ipJson('-4 rule show').filter((x) => x.priority >= 3000 && x.priority <= 3264)).toEqual([]);
   });
 
-  it('BusyBox ip: keeps one dial routable and says how to fix it', () => {
+  it('BusyBox ip: leaves netifd\'s routes in main in charge and says how to fix it', () => {
+    sh('ip route add default dev pppoe-wan');
     runLib('owrt_ecmp_rebuild test', { busyboxIp: true });
-    expect(devs(defaultRoute('-4'))).toEqual(['pppoe-wan']);
+    expect(defaultRoute('-4')).toBeUndefined();
+    expect(devs(ipJson('-4 route show default')[0])).toEqual(['pppoe-wan']);
     expect(readFileSync(logFile, 'utf8')).toMatch(/BusyBox ip cannot do multipath.*--install-packages/);
   });
 
@@ -225,7 +127,9 @@ describe.skipIf(!canRun)('router library on real kernel routes', () => {
     expect(defaultRoute('-4')).toBeUndefined();
     expect(defaultRoute('-6')).toBeUndefined();
     expect(ipJson('nexthop show')).toEqual([]);
-    expect(ipJson('-4 rule show').filter((x) => x.priority >= 3000 && x.priority <= 3064)).toEqual([]);
+    expect(ownRules()).toEqual([]);
+    expect(ipJson('-4 route show table 3002')).toEqual([]);
+    expect(spawnNft()).toBe(false);
   });
 
   it('the hotplug entry point ignores mwan3 actions and unmanaged interfaces', () => {
@@ -247,4 +151,97 @@ describe.skipIf(!canRun)('router library on real kernel routes', () => {
     runLib('ACTION=ifdown INTERFACE=wan owrt_ecmp_hotplug');
     expect(devs(defaultRoute('-4'))).toHaveLength(3);
   });
+
+  it('pin-rules: ECMP in table 3000 behind the suppress rule, fwmark rules and the nft map per dial', () => {
+    runLib('owrt_ecmp_rebuild test', { mode: 'group' });
+    expect(ipJson('-4 route show default')).toEqual([]);
+    const rules = ownRules();
+    expect(rules.find((x) => x.priority === 3200)).toMatchObject({ table: '3000' });
+    for (const [i, d] of DIALS.entries()) {
+      const k = i + 1;
+      expect(rules.find((x) => x.priority === 3100 + k)).toMatchObject({ fwmark: `0x${(k << 24).toString(16)}`, fwmask: '0x7f000000', table: String(3000 + k) });
+      expect(sh('nft list map inet owrt_ecmp dial4')).toContain(`${d.addr} : goto dial${k}`);
+    }
+    expect(sh('nft list chain inet owrt_ecmp dial2')).toMatch(/meta mark set meta mark & 0x8[0-9a-f]ffffff \| 0x02000000/);
+    // the pinning table went away behind the library's back: the next rebuild restores it
+    sh('nft delete table inet owrt_ecmp');
+    runLib('owrt_ecmp_rebuild again', { mode: 'group' });
+    expect(sh('nft list map inet owrt_ecmp dial4')).toContain(`${DIALS[1]!.addr} : goto dial2`);
+    // so does a rule someone deleted (the state file alone would say "nothing to do")
+    sh('ip rule del pref 3102 table 3002');
+    runLib('owrt_ecmp_rebuild third', { mode: 'group' });
+    expect(ownRules().find((x) => x.priority === 3102)).toMatchObject({ table: '3002' });
+    expect(readFileSync(logFile, 'utf8')).toMatch(/rebuilt \(third\)/);
+  });
+
+  it.each(['group', 'resilient', 'multipath'])('pin-redial (%s): a dial back with the same device and address is put back', (mode) => {
+    runLib('owrt_ecmp_rebuild test', { mode });
+    // pppd exits and redials: the kernel deletes the device with its nexthop and routes;
+    // netifd merged ifdown+ifup, so the library sees the same state as last time
+    sh('ip link del pppoe-vwan2');
+    addDev(DIALS[1]!);
+    runLib('owrt_ecmp_rebuild ifup', { mode });
+    expect(devs(defaultRoute('-4'))).toEqual(['pppoe-vwan2', 'pppoe-vwan3', 'pppoe-wan']);
+    expect(ipJson('-4 route show table 3002')[0]).toMatchObject({ dst: 'default', dev: 'pppoe-vwan2' });
+  });
+
+  it('pin-foreign: rules of mwan3 and others at 1001/2001/3001 survive a rebuild and a flush', () => {
+    sh('ip rule add pref 1001 iif pppoe-wan lookup 1 && ip rule add pref 2001 fwmark 0x100/0x3f00 lookup 1 && ip rule add pref 3001 fwmark 0x100/0x3f00 unreachable');
+    sh('ip rule add pref 3002 from 10.9.9.9 lookup 77');
+    const foreign = () => ipJson('-4 rule show').filter((x) => [1001, 2001, 3001, 3002].includes(x.priority) && x.table !== '3001' && x.table !== '3002');
+    expect(foreign()).toHaveLength(4);
+    runLib('owrt_ecmp_rebuild test');
+    writeDump([DIALS[0]!, { ...DIALS[1]!, up: false }, DIALS[2]!]);
+    runLib('owrt_ecmp_rebuild ifdown');
+    expect(foreign()).toHaveLength(4);
+    runLib('owrt_ecmp_flush');
+    expect(foreign()).toHaveLength(4);
+    expect(ownRules().filter((x) => x.table !== '1' && x.table !== '77' && x.action !== 'unreachable')).toEqual([]);
+  });
+
+  it('pin-shrink: a dial removed from the settings leaves no rule or table behind', () => {
+    runLib('owrt_ecmp_rebuild test');
+    expect(ownRules().filter((x) => x.table === '3003')).toHaveLength(2);
+    runLib('owrt_ecmp_rebuild shrink', { dials: 'wan:1:2 vwan2:2:1' });
+    expect(ownRules().filter((x) => x.table === '3003')).toEqual([]);
+    expect(ipJson('-4 route show table 3003')).toEqual([]);
+    expect(devs(defaultRoute('-4'))).toEqual(['pppoe-vwan2', 'pppoe-wan']);
+    runLib('owrt_ecmp_flush', { dials: 'wan:1:2' });
+    expect(ownRules()).toEqual([]);
+  });
+
+  it('pin-dump64: 64 dials with their _6 interfaces (a dump over 128 KiB) still read right', () => {
+    const many: FakeDial[] = DIALS.map((d) => ({ ...d }));
+    for (let k = 4; k <= 64; k++) many.push({ name: `vwan${k}`, up: true, dev: `pppoe-vwan${k}`, addr: `100.64.1.${k}`, gw6: `fe80::${k}` });
+    writeDump(many, 1200);
+    expect(readFileSync(h.dumpFile).length).toBeGreaterThan(160 * 1024);
+    const spec = many.map((d, i) => `${d.name}:${i + 1}:1`).join(' ');
+    // only the first three have a device: the rest are skipped as "no device yet"
+    runLib('owrt_ecmp_rebuild big', { dials: spec, ipv6: 'ecmp' });
+    expect(devs(defaultRoute('-4'))).toEqual(['pppoe-vwan2', 'pppoe-vwan3', 'pppoe-wan']);
+    expect(devs(defaultRoute('-6'))).toEqual(['pppoe-vwan2', 'pppoe-vwan3', 'pppoe-wan']);
+  });
+
+  it('pin-ipv6: ecmp mode adds the IPv6 suppress and ECMP-table rules; flush removes them', () => {
+    runLib('owrt_ecmp_rebuild test', { ipv6: 'ecmp' });
+    const r6 = ownRules('-6');
+    expect(r6.find((x) => x.priority === 3000)).toMatchObject({ table: 'main', suppress_prefixlen: 0 });
+    expect(r6.find((x) => x.priority === 3200)).toMatchObject({ table: '3000' });
+    // unchanged state and kernel: the second run is a no-op (the kernel check reads real rules)
+    runLib('owrt_ecmp_rebuild same', { ipv6: 'ecmp', mode: 'group' });
+    runLib('owrt_ecmp_rebuild same-again', { ipv6: 'ecmp', mode: 'group' });
+    expect(readFileSync(logFile, 'utf8')).not.toMatch(/rebuilt \(same-again\)/);
+    runLib('owrt_ecmp_flush', { ipv6: 'ecmp' });
+    expect(ownRules('-6')).toEqual([]);
+    expect(spawnNft()).toBe(false);
+  });
 });
+
+function spawnNft(): boolean {
+  try {
+    sh('nft list table inet owrt_ecmp >/dev/null 2>&1');
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { dialMac } from '../../src/plan/dials.js';
 import { isEmpty, planSetup } from '../../src/plan/setup.js';
+import { gate } from '../../src/commands/setup.js';
+import { CapabilityError } from '../../src/errors.js';
 import { resolveSettings } from '../../src/options.js';
 import { planJson } from '../../src/output/plan.js';
 import { renderBatch } from '../../src/uci/batch.js';
@@ -40,9 +42,7 @@ describe('planSetup on a stock 23.05 router', () => {
       expect(batch).toContain(`add_list firewall.@zone[1].network='vwan${k}'\n`);
     }
     expect(batch).toContain(`set network.vwan2.password='pa'\\''ss $(reboot) #;x'\n`);
-    expect(batch).toContain("set network.wan.metric='41'\n");
     expect(batch).toContain("set owrt_ecmp.main.dials='4'\n");
-    expect(batch).toContain("add_list owrt_ecmp.restore.absent='wan_metric'\n");
     expect(batch).not.toContain('vwan1');
     expect(plan.secrets).toContain(WAN_PASSWORD);
   });
@@ -104,10 +104,82 @@ describe('planSetup on a stock 23.05 router', () => {
     ]);
     expect(plan.changes.sysupgradeAdd).toEqual([
       '/usr/lib/owrt-ecmp/owrt-ecmp.sh',
+      '/usr/lib/owrt-ecmp/owrt-ecmp-pin.sh',
       '/etc/hotplug.d/iface/95-owrt-ecmp',
       '/etc/sysctl.d/60-owrt-ecmp.conf',
     ]);
     expect(isEmpty(plan.changes)).toBe(false);
     expect(plan.changes.touchesNetwork).toBe(true);
+  });
+
+  it('pin-wan: leaves wan untouched (a metric change makes netifd re-add its addresses and cuts its connections)', () => {
+    const batch = renderBatch(planSetup(resolveSettings({ dials: '4' }), stock(), {}).changes.uci);
+    expect(batch).not.toMatch(/^\S+ network\.wan\./m);
+    expect(batch).not.toContain('wan_metric');
+  });
+
+  it('pin-wan: a router set up by an older version keeps wan\'s changed metric and its saved original', () => {
+    const f = factsFrom('stock-2305.txt', {
+      config_owrt_ecmp: "\nconfig owrt_ecmp 'main'\n\toption dials '2'\n\nconfig restore 'restore'\n\tlist absent 'wan_metric'\n",
+    });
+    f.config.network.sections.find((x) => x.name === 'wan')?.options.set('metric', '41');
+    const plan = planSetup(resolveSettings({ dials: '2' }), f, {});
+    const batch = renderBatch(plan.changes.uci);
+    expect(batch).not.toMatch(/network\.wan\.metric/);
+    expect(batch).not.toMatch(/restore\.absent/);
+    expect(plan.dials.map((d) => d.metric)).toEqual([41, 42]);
+  });
+
+  it('pin-dns: dials copy wan\'s peerdns and dns (netifd writes resolv.conf.auto only from up interfaces)', () => {
+    const plain = renderBatch(planSetup(resolveSettings({ dials: '3' }), stock(), {}).changes.uci);
+    expect(plain).not.toContain('peerdns');
+    const f = stock();
+    const wan = f.config.network.sections.find((x) => x.name === 'wan')!;
+    wan.options.set('peerdns', '0');
+    wan.options.set('dns', ['9.9.9.9', '1.1.1.1']);
+    const batch = renderBatch(planSetup(resolveSettings({ dials: '3' }), f, {}).changes.uci);
+    for (const k of [2, 3]) {
+      expect(batch).toContain(`set network.vwan${k}.peerdns='0'\n`);
+      expect(batch).toContain(`add_list network.vwan${k}.dns='9.9.9.9'\nadd_list network.vwan${k}.dns='1.1.1.1'\n`);
+    }
+  });
+
+  it('pin-metric: refuses a metric base that gives a dial wan\'s own metric', () => {
+    const f = stock();
+    f.config.network.sections.find((x) => x.name === 'wan')?.options.set('metric', '43');
+    const what = planSetup(resolveSettings({ dials: '4' }), f, {}).caps.problems.map((p) => `${p.what} / ${p.fix}`).join('\n');
+    expect(what).toMatch(/"wan" uses metric 43, the metric dial 3 would get .*--metric-base 44/);
+    expect(planSetup(resolveSettings({ dials: '4', metricBase: '50' }), f, {}).caps.problems.map((p) => p.what).join('\n')).not.toMatch(/metric 43/);
+  });
+
+  it('pin-mwan3: refuses while mwan3 is enabled or running, and says how to proceed', () => {
+    for (const mwan3 of ['installed\nenabled', 'installed\nrunning']) {
+      const plan = planSetup(resolveSettings({ dials: '2' }), factsFrom('stock-2305.txt', { mwan3 }), {});
+      const p = plan.caps.problems.find((x) => /mwan3/.test(x.what));
+      expect(p?.fix).toMatch(/\/etc\/init\.d\/mwan3 stop && \/etc\/init\.d\/mwan3 disable/);
+      expect(p?.pkg).toBeUndefined();
+      expect(() => gate(plan, true)).toThrow(CapabilityError);
+    }
+    const off = planSetup(resolveSettings({ dials: '2' }), factsFrom('stock-2305.txt', { mwan3: 'installed' }), {});
+    expect(off.caps.problems.some((x) => /mwan3/.test(x.what))).toBe(false);
+    expect(off.caps.warnings.join('\n')).toMatch(/mwan3 is installed but disabled/);
+  });
+
+  it('pin-offload: warns that hardware flow offloading falls back to software with macvlan dials; fw3 is not pinned', () => {
+    const f = stock();
+    f.config.firewall.sections.find((x) => x.type === 'defaults')?.options.set('flow_offloading_hw', '1');
+    expect(planSetup(resolveSettings({ dials: '2' }), f, {}).caps.warnings.join('\n')).toMatch(/flow_offloading_hw is on: .*software offloading/);
+    expect(planSetup(resolveSettings({ dials: '2' }), stock(), {}).caps.warnings).toEqual([]);
+    const fw3 = factsFrom('stock-2305.txt', { firewall: 'fw3' });
+    expect(planSetup(resolveSettings({ dials: '2' }), fw3, {}).caps.warnings.join('\n')).toMatch(/port forwards on dials 2…N are not pinned/);
+  });
+
+  it('pin-table: an interface routing into one of the tool\'s tables is a problem; a metric of 10 no longer is', () => {
+    const f = stock();
+    const lan = f.config.network.sections.find((x) => x.name === 'lan')!;
+    lan.options.set('metric', '10');
+    expect(planSetup(resolveSettings({ dials: '2' }), f, {}).caps.problems.map((p) => p.what).join('\n')).not.toMatch(/metric 10/);
+    lan.options.set('ip4table', '3002');
+    expect(planSetup(resolveSettings({ dials: '2' }), f, {}).caps.problems.map((p) => p.what).join('\n')).toMatch(/"lan" routes into table 3002 \(ip4table\)/);
   });
 });

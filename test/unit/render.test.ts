@@ -59,7 +59,7 @@ describe('rendered router-side shell', () => {
       before: 'flush',
       owner: 'teardown',
     }),
-    confirm: renderConfirm(plan.dials, 30, 10),
+    confirm: renderConfirm(plan.dials, 30, { metric: 10, base: 3000 }),
     confirmTeardown: renderConfirm(plan.dials.slice(0, 1), 30),
     hotplugApply: `(\n${renderApply({
       changes: { ...plan.changes, uci: [], touchesNetwork: false },
@@ -73,13 +73,14 @@ describe('rendered router-side shell', () => {
       before: 'none',
       owner: 'hotplug',
       retry: plan.dials.slice(1),
-    })}\n) || exit $?\n${renderWait(plan.dials, 60)}`,
+    })}\n) || exit $?\n${renderWait(plan.dials, 60, { metric: 10, base: 3000 })}`,
     hotplug: renderHotplug(settings, plan.dials, 'resilient'),
     probe: render('probe.sh', { files: ROUTER_FILES }),
     status: render('status.sh', { hotplug: '/h', library: '/l' }),
     doctor: supportScript(),
     rebuild: routesSnippet('rebuild', settings, plan.dials, 'group'),
     library: readFileSync(join(openwrtFilesDir, 'owrt-ecmp.sh'), 'utf8'),
+    pinLibrary: readFileSync(join(openwrtFilesDir, 'owrt-ecmp-pin.sh'), 'utf8'),
     wrapped: wrapScript(applyScript),
   };
 

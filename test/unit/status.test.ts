@@ -63,6 +63,17 @@ function sections(over: Record<string, string> = {}): Map<string, string> {
     ] })],
     ['routes4', ROUTES4],
     ['routes6', '[]'],
+    // `ip -j -4 rule show` (iproute2 6.1) after a rebuild with two dials up
+    ['rules', JSON.stringify([
+      { priority: 0, src: 'all', table: 'local' },
+      { priority: 3000, src: 'all', table: 'main', suppress_prefixlen: 0 },
+      { priority: 3001, src: '100.64.0.3', table: '3001' },
+      { priority: 3101, src: 'all', fwmark: '0x1000000', fwmask: '0x7f000000', table: '3001' },
+      { priority: 3200, src: 'all', table: '3000' },
+    ])],
+    ['nft', 'yes'],
+    // `nft list map inet owrt_ecmp dial4` (nftables 1.0.6)
+    ['pinning', 'table inet owrt_ecmp {\n\tmap dial4 {\n\t\ttype ipv4_addr : verdict\n\t\telements = { 100.64.0.3 : goto dial1, 100.64.0.5 : goto dial2,\n\t\t\t     100.64.0.5 : goto dial3 }\n\t}\n}\n'],
     ['sysctl', 'ipv4/fib_multipath_hash_policy=1\nipv4/fib_multipath_use_neigh=1\nipv6/fib_multipath_hash_policy=1'],
     ['hotplug', renderHotplug(settings, planDials(settings, 'wan', 'x'), 'resilient')],
     ['library_sum', 'abc123'],
@@ -118,6 +129,15 @@ describe('buildStatus', () => {
     for (const r of [buildStatus(sections()), buildStatus(sections({ config_owrt_ecmp: '' }))]) expect(schemaErrors('status', r)).toBe('');
     const bad = { ...buildStatus(sections()), dials: [{ dial: 1, state: 'sideways' }] };
     expect(schemaErrors('status', bad)).toMatch(/dials\/0/);
+  });
+
+  it('pin-status: names a missing ECMP-table rule and a dial whose address is not pinned', () => {
+    const r = buildStatus(sections({ rules: '[]', pinning: 'table inet owrt_ecmp {\n\tmap dial4 {\n\t\telements = { 100.64.0.3 : goto dial1 }\n\t}\n}' }));
+    expect(r.problems).toContain('the policy rule that sends traffic to the ECMP table (pref 3200 lookup 3000) is missing: run `owrt-ecmp hotplug`');
+    expect(r.problems.join('\n')).toMatch(/dial 2 \(vwan2\) is not pinned by address: port forwards to 100\.64\.0\.5/);
+    expect(r.problems.join('\n')).not.toMatch(/dial 1 \(wan\) is not pinned/);
+    // fw3 routers have no nft: nothing to check there
+    expect(buildStatus(sections({ nft: 'no', pinning: '' })).problems).toEqual(['dial 3 (vwan3) is connecting: pppoe: AUTH_TOPEER_FAILED']);
   });
 
   it('says when the router is not set up', () => {
