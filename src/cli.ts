@@ -5,6 +5,7 @@ import { hotplugCommand } from './commands/hotplug.js';
 import { setupCommand } from './commands/setup.js';
 import { statusCommand } from './commands/status.js';
 import { teardownCommand } from './commands/teardown.js';
+import { installInterruptHandler } from './commands/interrupt.js';
 import { ExitCode, HostKeyError, OwrtEcmpError } from './errors.js';
 import { TOOL_VERSION } from './plan/files.js';
 
@@ -15,7 +16,7 @@ Exit codes:
   2  usage error                        8  status/setup: not healthy (dial down, route missing)
   3  cannot connect                     9  another run or a config edit got in the way
   4  authentication failed             10  the change was rolled back
-  5  host key unknown or changed
+  5  host key unknown or changed       130  interrupted (Ctrl-C); says whether and when the router reverts
 
 Environment:
   OWRT_ECMP_HOST             default for --host
@@ -74,6 +75,8 @@ export function buildProgram(): Command {
 
   sshOptions(program.command('status'))
     .description('each dial and the live IPv4/IPv6 nexthops (one SSH round trip); exit 8 when unhealthy')
+    .option('--watch', 'redraw every --interval seconds with per-dial rates and recent events (JSON lines when not a terminal); Ctrl-C ends it')
+    .option('--interval <s>', 'seconds between --watch samples', '2')
     .action(async (opts) => {
       process.exitCode = await statusCommand(opts);
     });
@@ -129,6 +132,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+installInterruptHandler();
 main(process.argv).then((code) => {
   process.exitCode = code;
 });

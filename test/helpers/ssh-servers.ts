@@ -49,6 +49,8 @@ export interface ServerOptions {
   hostKeyFile?: string;
   port?: number;
   extraArgs?: string[];
+  /** Run the daemon inside this (existing) network namespace: `ip netns exec` also gives it that namespace's /sys. */
+  netns?: string;
 }
 
 export function canRunServers(): { dropbear: boolean; openssh: boolean; why?: string } {
@@ -121,8 +123,8 @@ export async function startDropbear(opts: ServerOptions): Promise<SshServer> {
   const pub = opts.hostKeyFile ? await dropbearPublic(hostKeyFile) : await makeDropbearHostKey(hostKeyFile, opts.hostKeyType);
   const port = opts.port ?? (await freePort());
   const args = ['-F', '-E', '-m', '-s', '-r', hostKeyFile, '-p', `127.0.0.1:${port}`, '-P', join(dir, 'dropbear.pid'), ...(opts.extraArgs ?? [])];
-  const child = spawnInNamespace(home, false, DROPBEAR, args);
-  return finishStart('dropbear', child, { dir, home, port, hostKeyFile, hostPublicKey: pub.publicKey, hostFingerprint: pub.fingerprint });
+  const child = spawnInNamespace(home, false, DROPBEAR, args, opts.netns);
+  return finishStart('dropbear', child, opts.netns, { dir, home, port, hostKeyFile, hostPublicKey: pub.publicKey, hostFingerprint: pub.fingerprint });
 }
 
 export async function startOpenSsh(opts: ServerOptions): Promise<SshServer> {
@@ -155,8 +157,8 @@ export async function startOpenSsh(opts: ServerOptions): Promise<SshServer> {
       '',
     ].join('\n'),
   );
-  const child = spawnInNamespace(home, true, SSHD, ['-D', '-e', '-f', cfg, ...(opts.extraArgs ?? [])]);
-  return finishStart('openssh', child, {
+  const child = spawnInNamespace(home, true, SSHD, ['-D', '-e', '-f', cfg, ...(opts.extraArgs ?? [])], opts.netns);
+  return finishStart('openssh', child, opts.netns, {
     dir,
     home,
     port,
@@ -166,21 +168,23 @@ export async function startOpenSsh(opts: ServerOptions): Promise<SshServer> {
   });
 }
 
-function spawnInNamespace(home: string, privateRun: boolean, daemon: string, args: string[]): ChildProcess {
+function spawnInNamespace(home: string, privateRun: boolean, daemon: string, args: string[], netns?: string): ChildProcess {
   const setup = [
     'mount --bind "$1" /root',
     ...(privateRun ? ['mount -t tmpfs -o mode=0755 tmpfs /run', 'mkdir -m 0755 /run/sshd'] : []),
     'shift',
     'exec "$@"',
   ].join(' && ');
-  return spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', setup, 'sh', home, daemon, ...args], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const cmd = ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', setup, 'sh', home, daemon, ...args];
+  // `ip netns exec` execs its command, so the PID is still the daemon's own
+  const argv = netns ? ['ip', 'netns', 'exec', netns, ...cmd] : cmd;
+  return spawn(argv[0] as string, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
 async function finishStart(
   kind: SshServer['kind'],
   child: ChildProcess,
+  netns: string | undefined,
   s: Pick<SshServer, 'dir' | 'home' | 'port' | 'hostKeyFile' | 'hostPublicKey' | 'hostFingerprint'>,
 ): Promise<SshServer> {
   let log = '';
@@ -209,7 +213,7 @@ async function finishStart(
     },
   };
   const deadline = Date.now() + 10_000;
-  while (!(await hasBanner(s.port))) {
+  while (!(await (netns ? listensIn(netns, s.port) : hasBanner(s.port)))) {
     if (!alive || Date.now() > deadline) {
       await server.stop().catch(() => undefined);
       throw new Error(`${kind} did not start on port ${s.port}:\n${log}`);
@@ -231,4 +235,11 @@ function hasBanner(port: number): Promise<boolean> {
     sock.once('error', () => done(false));
     sock.once('data', (d) => done(d.toString('latin1').startsWith('SSH-')));
   });
+}
+
+/** True once a socket listens on the port inside the network namespace (state 0A in /proc/net/tcp). */
+async function listensIn(netns: string, port: number): Promise<boolean> {
+  const { stdout } = await run('ip', ['netns', 'exec', netns, 'cat', '/proc/net/tcp']).catch(() => ({ stdout: '' }));
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  return stdout.split('\n').some((l) => new RegExp(`^\\s*\\d+: [0-9A-F]+:${hex} [0-9A-F]+:0000 0A `).test(l));
 }
