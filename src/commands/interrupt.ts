@@ -29,7 +29,7 @@ export function interruptMessage(p: ChangePhase): string {
     case 'armed':
       return `interrupted: the router reverts at ${clockTime(p.revertAt)} unless confirmed; ${STATUS}`;
     case 'confirming':
-      return `interrupted during the confirmation: the router either completes it (the change stays) or reverts at ${clockTime(p.revertAt)}; ${STATUS}`;
+      return `interrupted during the confirmation: the router either completes it (the change stays) or reverts at ${clockTime(p.revertAt)}; \`owrt-ecmp status\` shows which`;
     case 'confirmed':
       return `interrupted: the change was confirmed and stays; ${STATUS}`;
   }
