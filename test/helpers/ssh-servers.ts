@@ -51,6 +51,12 @@ export interface ServerOptions {
   extraArgs?: string[];
   /** Run the daemon inside this (existing) network namespace: `ip netns exec` also gives it that namespace's /sys. */
   netns?: string;
+  /**
+   * Directories the daemon (and every session) sees with a layer on top, writes going to
+   * `upper`: overlayfs inside its private mount namespace, so a fake router's files
+   * never touch the real ones. `upper` and `work` must be outside `target`.
+   */
+  overlays?: Array<{ target: string; layer: string; upper: string; work: string }>;
 }
 
 export function canRunServers(): { dropbear: boolean; openssh: boolean; why?: string } {
@@ -123,7 +129,7 @@ export async function startDropbear(opts: ServerOptions): Promise<SshServer> {
   const pub = opts.hostKeyFile ? await dropbearPublic(hostKeyFile) : await makeDropbearHostKey(hostKeyFile, opts.hostKeyType);
   const port = opts.port ?? (await freePort());
   const args = ['-F', '-E', '-m', '-s', '-r', hostKeyFile, '-p', `127.0.0.1:${port}`, '-P', join(dir, 'dropbear.pid'), ...(opts.extraArgs ?? [])];
-  const child = spawnInNamespace(home, false, DROPBEAR, args, opts.netns);
+  const child = spawnInNamespace(home, false, DROPBEAR, args, opts.netns, opts.overlays);
   return finishStart('dropbear', child, opts.netns, { dir, home, port, hostKeyFile, hostPublicKey: pub.publicKey, hostFingerprint: pub.fingerprint });
 }
 
@@ -157,7 +163,7 @@ export async function startOpenSsh(opts: ServerOptions): Promise<SshServer> {
       '',
     ].join('\n'),
   );
-  const child = spawnInNamespace(home, true, SSHD, ['-D', '-e', '-f', cfg, ...(opts.extraArgs ?? [])], opts.netns);
+  const child = spawnInNamespace(home, true, SSHD, ['-D', '-e', '-f', cfg, ...(opts.extraArgs ?? [])], opts.netns, opts.overlays);
   return finishStart('openssh', child, opts.netns, {
     dir,
     home,
@@ -168,9 +174,18 @@ export async function startOpenSsh(opts: ServerOptions): Promise<SshServer> {
   });
 }
 
-function spawnInNamespace(home: string, privateRun: boolean, daemon: string, args: string[], netns?: string): ChildProcess {
+function spawnInNamespace(
+  home: string,
+  privateRun: boolean,
+  daemon: string,
+  args: string[],
+  netns?: string,
+  overlays: ServerOptions['overlays'] = [],
+): ChildProcess {
+  const q = (x: string) => `'${x.replace(/'/g, `'\\''`)}'`;
   const setup = [
     'mount --bind "$1" /root',
+    ...overlays.map((o) => `mount -t overlay overlay -o ${q(`lowerdir=${o.layer}:${o.target},upperdir=${o.upper},workdir=${o.work}`)} ${q(o.target)}`),
     ...(privateRun ? ['mount -t tmpfs -o mode=0755 tmpfs /run', 'mkdir -m 0755 /run/sshd'] : []),
     'shift',
     'exec "$@"',
