@@ -16,7 +16,7 @@ Exit codes:
   2  usage error                        8  status/setup: not healthy (dial down, route missing)
   3  cannot connect                     9  another run or a config edit got in the way
   4  authentication failed             10  the change was rolled back
-  5  host key unknown or changed       130  interrupted (Ctrl-C); says whether and when the router reverts
+  5  host key unknown or changed      130  interrupted (Ctrl-C); says whether and when the router reverts
 
 Environment:
   OWRT_ECMP_HOST             default for --host

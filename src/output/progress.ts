@@ -73,6 +73,8 @@ export function createProgress(o: ProgressOptions): Progress {
     step(s) {
       if (!o.enabled) return;
       current = describeStep(s, s.kind === 'armed' ? revertTime(s, now()) : undefined);
+      // the revert time stays on screen: it is what the user needs if anything goes wrong
+      if (o.spinner && s.kind === 'armed') o.write(`\r\x1b[K  router: ${current}\n`);
       if (o.spinner) draw();
       else o.write(`  router: ${current}\n`);
     },

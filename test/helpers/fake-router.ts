@@ -23,6 +23,8 @@ export interface FakeRouter {
   ssh: string[];
   /** a path as the router sees it, read from the overlay's upper layer (null if never written) */
   written(path: string): string | null;
+  /** run a shell command on the router (its network and mount namespaces), as root */
+  sh(cmd: string): string;
   stop(): Promise<void>;
 }
 
@@ -88,6 +90,16 @@ const DUMP = {
   ],
 };
 
+const LOGGER = `#!/bin/sh
+tag=logger prio=user.notice
+while getopts "t:p:s" o; do
+	case "$o" in t) tag=$OPTARG ;; p) prio=$OPTARG ;; *) ;; esac
+done
+shift $((OPTIND - 1))
+[ "$1" = -- ] && shift
+printf '%s %s %s: %s\\n' "$(date '+%a %b %e %H:%M:%S %Y')" "$prio" "$tag" "$*" >>/tmp/syslog
+`;
+
 function file(path: string, text: string, mode = 0o644): void {
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, text);
@@ -111,8 +123,10 @@ export async function startFakeRouter(name: string, opts: { reloadSeconds: numbe
   file(join(layer('usr'), 'bin/ubus'), '#!/bin/sh\n[ "$1 $2 $3" = "call network.interface dump" ] && exec cat /etc/ubus-dump.json\necho "Command failed: Not found" >&2\nexit 4\n', 0o755);
   file(join(layer('usr'), 'sbin/fw4'), '#!/bin/sh\nexit 0\n', 0o755);
   file(join(layer('usr'), 'bin/opkg'), '#!/bin/sh\nexit 0\n', 0o755);
-  // the host's syslog is not the router's: logger lines go to a file in the overlay
-  file(join(layer('usr'), 'bin/logger'), '#!/bin/sh\necho "$*" >>/tmp/logger.log\n', 0o755);
+  // the host's syslog is not the router's: logger writes syslog-style lines to a file in
+  // the overlay, and logread prints that file, as OpenWrt's logread prints its ring buffer
+  file(join(layer('usr'), 'bin/logger'), LOGGER, 0o755);
+  file(join(layer('usr'), 'sbin/logread'), '#!/bin/sh\ncat /tmp/syslog 2>/dev/null\n', 0o755);
   file(join(layer('usr'), 'bin/lock'), '#!/bin/sh\nexit 0\n', 0o755);
   symlinkSync(LAUNCH, join(layer('usr'), 'sbin/uci'));
   symlinkSync(LAUNCH, join(layer('usr'), 'bin/jsonfilter'));
@@ -138,6 +152,9 @@ export async function startFakeRouter(name: string, opts: { reloadSeconds: numbe
     ns,
     server,
     ssh: ['--host', `root@127.0.0.1:${server.port}`, '--identity', key.file, '--known-hosts', kh],
+    sh(cmd) {
+      return execFileSync('nsenter', ['-t', String(server.pid), '-m', '-n', 'sh', '-c', cmd], { encoding: 'utf8' });
+    },
     written(path) {
       try {
         return readFileSync(join(base, 'upper', path), 'utf8');

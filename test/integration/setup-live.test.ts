@@ -104,4 +104,34 @@ describe.skipIf(!caps.dropbear)('setup on an OpenWrt stand-in: live steps and Ct
     expect(run.stderr()).toMatch(/› confirming over a new SSH connection/);
     expect(router.at(0)!.at).toBeLessThan(run.lines.find((l) => l.text.includes('confirming'))!.at);
   }, 90_000);
+
+  it('status --watch after the setup: the dial, its rates and ECMP membership, and only the log lines since the watch began', async () => {
+    const child = spawn('ip', ['netns', 'exec', router.ns, process.execPath, CLI, 'status', '--watch', '--interval', '1', ...router.ssh], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    const exited = new Promise<number | null>((r) => child.once('close', (c) => r(c)));
+    const records = () => out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { dials: Array<Record<string, unknown>>; events: string[] });
+    const until = async (n: number) => {
+      for (let i = 0; i < 100 && records().length < n; i++) await sleep(100);
+      expect(records().length, err).toBeGreaterThanOrEqual(n);
+    };
+    expect(router.sh('logread')).toMatch(/owrt-ecmp/); // the setup logged: those lines are not events of this watch
+    await until(1);
+    router.sh("logger -t owrt-ecmp -p daemon.notice -- 'rebuilt routes: wan (test event)'");
+    await until(3);
+    child.kill('SIGINT');
+    expect(await exited, err).toBe(0);
+    const all = records();
+    expect(all[0]!.events).toEqual([]);
+    expect(all.at(-1)!.events).toEqual([expect.stringMatching(/daemon\.notice owrt-ecmp: rebuilt routes: wan \(test event\)$/)]);
+    expect(all.at(-1)!.dials).toEqual([
+      { dial: 1, interface: 'wan', device: 'pppoe-wan', state: 'up', ipv4: '100.64.0.2', inIpv4Ecmp: true, inIpv6Ecmp: false, rxRate: expect.any(Number), txRate: expect.any(Number) },
+    ]);
+    expect(all[0]!.dials[0]).toMatchObject({ rxRate: null, txRate: null });
+  }, 60_000);
 });

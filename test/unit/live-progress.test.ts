@@ -123,6 +123,17 @@ describe('progress display', () => {
     expect(out).toBe('\r\x1b[K⠋ applying (0 s)\r\x1b[K⠙ applying: reloading network and firewall (3 s)\r\x1b[K');
     expect(out).not.toContain('\n');
   });
+
+  it('terminal: the armed step (with the revert time) stays on screen above the spinner', () => {
+    let out = '';
+    const p = createProgress({ enabled: true, spinner: true, write: (s) => (out += s), now: () => 1_000_000_000 });
+    p.start('applying');
+    out = '';
+    p.step({ kind: 'armed', routerEpoch: 1_000_000, timeoutSeconds: 90 });
+    const line = `rollback armed: the router reverts at ${clockTime(1_000_090_000)} unless confirmed`;
+    expect(out).toBe(`\r\x1b[K  router: ${line}\n\r\x1b[K⠙ applying: ${line} (0 s)`);
+    p.stop();
+  });
 });
 
 describe('Ctrl-C messages', () => {
