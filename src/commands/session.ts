@@ -40,7 +40,8 @@ export class Session {
     );
     this.progress = createProgress({
       enabled: !(opts.quiet || opts.json),
-      spinner: Boolean(process.stderr.isTTY) && !opts.debug,
+      // verbose and debug lines would land in the middle of a redrawn line: plain lines then
+      spinner: Boolean(process.stderr.isTTY) && !opts.debug && !opts.verbose,
       write: (s) => process.stderr.write(s),
     });
     this.untrack = atInterrupt(() => this.progress.stop());

@@ -168,12 +168,15 @@ async function applyTracked(s: Session, job: ApplyJob): Promise<StatusReport> {
     const revertAt = track.revertAt() ?? appliedAt + job.rollbackTimeout * 1000;
     s.progress.stop();
     s.log.step('confirming over a new SSH connection');
-    setPhase({ kind: 'confirming', revertAt });
+    setPhase({ kind: 'armed', revertAt });
     s.progress.start('confirming');
     const fresh = await s.fresh().catch((e: unknown) => {
+      s.progress.stop();
       if (e instanceof ConnectError) return reportRollback(s, e, appliedAt + job.rollbackTimeout * 1000);
       throw e;
     });
+    // from here the router may disarm on its own even if we are interrupted
+    setPhase({ kind: 'confirming', revertAt });
     const confirmed = await runConfirm(fresh, `${renderConfirm(job.confirmDials, job.wait, job.after === 'rebuild' ? job.settings.ecmpMetric : undefined)}\n${statusScript()}`, track.onStep);
     setPhase({ kind: 'confirmed' });
     s.progress.stop();

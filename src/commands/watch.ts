@@ -32,7 +32,9 @@ export async function watchCommand(o: WatchOptions): Promise<number> {
     let events: string[] = [];
     for (;;) {
       const started = Date.now();
-      const res = await runScript(t, script, 'status', 30_000);
+      // longer than the transport's keepalive gives up (3 × 10 s), so a router that vanished
+      // without a word ends the watch as a lost connection (exit 3), not as a slow command
+      const res = await runScript(t, script, 'status', 60_000);
       const cur: Sample = { report: buildStatus(res.sections), ...parseWatchSections(res.sections) };
       baseline ??= new Set(cur.log);
       events = newEvents(baseline, events, cur.log);
