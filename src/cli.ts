@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError, Option } from 'commander';
+import { installInterruptHandler } from './commands/interrupt.js';
 import { ExitCode, HostKeyError, OwrtEcmpError } from './errors.js';
 import { errorJson, usageErrorJson, wantsJson, writeJson } from './output/json.js';
 import { TOOL_VERSION } from './version.js';
@@ -11,7 +12,7 @@ Exit codes:
   2  usage error                        8  status/setup: not healthy (dial down, route missing)
   3  cannot connect                     9  another run or a config edit got in the way
   4  authentication failed             10  the change was rolled back
-  5  host key unknown or changed
+  5  host key unknown or changed      130  interrupted (Ctrl-C); says whether and when the router reverts
 
 Environment:
   OWRT_ECMP_HOST             default for --host
@@ -97,6 +98,8 @@ export function buildProgram(): Command {
 
   sshOptions(program.command('status'))
     .description('each dial and the live IPv4/IPv6 nexthops (one SSH round trip); exit 8 when unhealthy')
+    .option('--watch', 'redraw every --interval seconds with per-dial rates and recent events (JSON lines when not a terminal); Ctrl-C ends it')
+    .addOption(numOption('--interval <s>', 'seconds between --watch samples', 2))
     .action(async (_opts, cmd: Command) => {
       const { statusCommand } = await import('./commands/status.js');
       process.exitCode = await statusCommand(withGlobals(cmd));
@@ -164,6 +167,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+installInterruptHandler();
 main(process.argv).then((code) => {
   process.exitCode = code;
 });

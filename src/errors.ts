@@ -14,6 +14,8 @@ export const ExitCode = {
   unhealthy: 8,
   conflict: 9,
   rolledBack: 10,
+  /** Ctrl-C (SIGINT), the shell's 128 + 2 */
+  interrupted: 130,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 

@@ -1,6 +1,7 @@
 import { ConflictError, RemoteError, RolledBackError, CapabilityError } from '../errors.js';
 import { redact } from '../redact.js';
 import { runScript, type ScriptResult } from '../remote/run.js';
+import type { Step } from '../remote/steps.js';
 import type { Transport } from '../ssh/index.js';
 
 export interface ApplyResult {
@@ -18,8 +19,8 @@ function failure(res: ScriptResult, secrets: readonly string[]): Error {
 }
 
 /** One round trip: the whole transaction. Throws a typed error if the router refused it. */
-export async function runApply(t: Transport, script: string, secrets: readonly string[]): Promise<ApplyResult> {
-  const res = await runScript(t, script, 'apply', 10 * 60_000);
+export async function runApply(t: Transport, script: string, secrets: readonly string[], onStep?: (s: Step) => void): Promise<ApplyResult> {
+  const res = await runScript(t, script, 'apply', 10 * 60_000, onStep);
   if (res.rc !== 0) throw failure(res, secrets);
   const result = res.sections.get('result') ?? '';
   const hash = /^config_hash (\S+)$/m.exec(result)?.[1] ?? null;
@@ -37,8 +38,8 @@ export interface ConfirmResult {
  * is the first proof, a default route the second. Anything else leaves or triggers the
  * rollback.
  */
-export async function runConfirm(t: Transport, script: string): Promise<ConfirmResult> {
-  const res = await runScript(t, script, 'confirm', 10 * 60_000);
+export async function runConfirm(t: Transport, script: string, onStep?: (s: Step) => void): Promise<ConfirmResult> {
+  const res = await runScript(t, script, 'confirm', 10 * 60_000, onStep);
   if (res.rc === 10) {
     throw new RolledBackError(
       `the router rolled the change back: ${(res.sections.get('rolledback') ?? '').trim()}`,

@@ -11,6 +11,8 @@ export async function confirmChange(question: string, yes: boolean | undefined):
     throw new UsageError('refusing to change the router without confirmation', 'pass --yes (or --dry-run to only see the plan)');
   }
   const rl = createInterface({ input: process.stdin, output: process.stderr });
+  // on a terminal readline takes Ctrl-C as a key; hand it to the process-wide handler (exit 130)
+  rl.on('SIGINT', () => process.kill(process.pid, 'SIGINT'));
   try {
     const answer = await rl.question(`${question} [y/N] `);
     if (/^y(es)?$/i.test(answer.trim())) return true;

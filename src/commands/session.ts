@@ -1,4 +1,6 @@
 import { createLog, type Log } from '../output/log.js';
+import { createProgress, type Progress } from '../output/progress.js';
+import { atInterrupt } from './interrupt.js';
 import { redact } from '../redact.js';
 import { canPrompt, connect, describeTarget, resolveTarget, ttyPrompter, type SshTarget, type Transport } from '../ssh/index.js';
 import { UsageError } from '../errors.js';
@@ -25,16 +27,26 @@ export interface GlobalOptions {
 /** A command's view of the router: connections opened on demand, round trips counted. */
 export class Session {
   readonly log: Log;
+  /** live router-side steps of a long round trip (stderr; silent with --quiet/--json) */
+  readonly progress: Progress;
   readonly target: SshTarget;
   private secrets: string[] = [];
   private opened: Transport[] = [];
   private current: Transport | undefined;
+  private readonly untrack: () => void;
 
   constructor(readonly opts: GlobalOptions, env: NodeJS.ProcessEnv = process.env) {
     this.log = createLog(
       { verbose: opts.verbose, debug: opts.debug, quiet: opts.quiet || opts.json, color: opts.color },
       (s) => redact(s, this.secrets),
     );
+    this.progress = createProgress({
+      enabled: !(opts.quiet || opts.json),
+      // verbose and debug lines would land in the middle of a redrawn line: plain lines then
+      spinner: Boolean(process.stderr.isTTY) && !opts.debug && !opts.verbose,
+      write: (s) => process.stderr.write(s),
+    });
+    this.untrack = atInterrupt(() => this.progress.stop());
     const host = opts.host ?? env.OWRT_ECMP_HOST;
     if (!host) throw new UsageError('no router given', 'pass --host [user@]host[:port] or set OWRT_ECMP_HOST');
     this.target = resolveTarget(
@@ -101,6 +113,8 @@ export class Session {
   }
 
   async close(): Promise<void> {
+    this.progress.stop();
+    this.untrack();
     await Promise.allSettled(this.opened.map((t) => t.close()));
     this.log.verbose(`${this.roundTrips} SSH round trip(s) over ${this.opened.length} connection(s)`);
   }

@@ -19,6 +19,9 @@ import { buildStatus, type StatusReport } from '../report/status.js';
 import { parseIntOption } from '../options.js';
 import { type GlobalOptions, type Session, withSession } from './session.js';
 import { confirmChange } from './confirm-prompt.js';
+import { setPhase } from './interrupt.js';
+import { revertTime } from '../output/progress.js';
+import type { Step } from '../remote/steps.js';
 
 export interface SetupOptions extends GlobalOptions, RawSetupOptions {
   installPackages?: boolean;
@@ -116,7 +119,29 @@ async function reportRollback(s: Session, cause: ConnectError, deadline: number)
  * over a new connection (the proof the router is still reachable). Then read the status.
  */
 export async function applyAndVerify(s: Session, job: ApplyJob): Promise<StatusReport> {
+  try {
+    return await applyTracked(s, job);
+  } finally {
+    s.progress.stop();
+  }
+}
+
+/** Router-side steps go to the progress line; the armed one also tells Ctrl-C when the router reverts. */
+export function tracker(s: Session): { onStep: (st: Step) => void; revertAt: () => number | undefined } {
+  let revertAt: number | undefined;
+  const onStep = (st: Step): void => {
+    if (st.kind === 'armed') {
+      revertAt = revertTime(st, Date.now());
+      setPhase({ kind: 'armed', revertAt });
+    }
+    s.progress.step(st);
+  };
+  return { onStep, revertAt: () => revertAt };
+}
+
+async function applyTracked(s: Session, job: ApplyJob): Promise<StatusReport> {
   const t = await s.transport();
+  const track = tracker(s);
   s.log.step(job.changes.touchesNetwork ? `applying (automatic rollback in ${job.rollbackTimeout} s unless confirmed)` : 'applying');
   const script = renderApply({
     changes: job.changes,
@@ -131,8 +156,10 @@ export async function applyAndVerify(s: Session, job: ApplyJob): Promise<StatusR
     owner: job.owner,
     ...(job.retry ? { retry: job.retry } : {}),
   });
+  setPhase({ kind: 'sent', rollbackTimeout: job.changes.touchesNetwork ? job.rollbackTimeout : null });
+  s.progress.start('applying');
   if (job.changes.touchesNetwork) {
-    const applied = await runApply(t, script, s.secretList).catch((e: unknown) => {
+    const applied = await runApply(t, script, s.secretList, track.onStep).catch((e: unknown) => {
       // the router-side script outlives the session; without a confirmation it reverts
       if (e instanceof ConnectError) {
         throw new ConnectError(
@@ -144,17 +171,26 @@ export async function applyAndVerify(s: Session, job: ApplyJob): Promise<StatusR
     });
     if (!applied.rollbackArmed) throw new RemoteError('the router did not arm the rollback; nothing to confirm');
     const appliedAt = Date.now();
+    const revertAt = track.revertAt() ?? appliedAt + job.rollbackTimeout * 1000;
+    s.progress.stop();
     s.log.step('confirming over a new SSH connection');
+    setPhase({ kind: 'armed', revertAt });
+    s.progress.start('confirming');
     const fresh = await s.fresh().catch((e: unknown) => {
+      s.progress.stop();
       if (e instanceof ConnectError) return reportRollback(s, e, appliedAt + job.rollbackTimeout * 1000);
       throw e;
     });
-    const confirmed = await runConfirm(fresh, `${renderConfirm(job.confirmDials, job.wait, ecmpRef(job))}\n${statusScript()}`);
+    // from here the router may disarm on its own even if we are interrupted
+    setPhase({ kind: 'confirming', revertAt });
+    const confirmed = await runConfirm(fresh, `${renderConfirm(job.confirmDials, job.wait, ecmpRef(job))}\n${statusScript()}`, track.onStep);
+    setPhase({ kind: 'confirmed' });
+    s.progress.stop();
     s.log.step(`confirmed; ${confirmed.dialsUp}/${job.confirmDials.length} dial(s) up after ${confirmed.waitedSeconds} s`);
     return buildStatus(confirmed.sections);
   }
   // nothing that could cut us off: apply, wait for the dials and read the status in one round trip
-  const applied = await runApply(t, `(\n${script}\n) || exit $?\n${renderWait(job.confirmDials, job.wait, ecmpRef(job))}\n${statusScript()}`, s.secretList);
+  const applied = await runApply(t, `(\n${script}\n) || exit $?\n${renderWait(job.confirmDials, job.wait, ecmpRef(job))}\n${statusScript()}`, s.secretList, track.onStep);
   return buildStatus(applied.sections);
 }
 

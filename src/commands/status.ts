@@ -5,9 +5,11 @@ import { runScript } from '../remote/run.js';
 import { buildStatus } from '../report/status.js';
 import { statusScript } from './setup.js';
 import { type GlobalOptions, withSession } from './session.js';
+import { watchCommand, type WatchOptions } from './watch.js';
 
 /** Exactly one round trip. Exit 0 when healthy, 8 when not. */
-export async function statusCommand(o: GlobalOptions): Promise<number> {
+export async function statusCommand(o: GlobalOptions & WatchOptions & { watch?: boolean }): Promise<number> {
+  if (o.watch) return watchCommand(o);
   return withSession(o, async (s) => {
     const res = await runScript(await s.transport(), statusScript(), 'status');
     const report = buildStatus(res.sections);

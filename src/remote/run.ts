@@ -1,5 +1,6 @@
 import { RemoteError } from '../errors.js';
 import type { Transport } from '../ssh/index.js';
+import { type Step, stepReader, stripSteps } from './steps.js';
 
 export const SECTION_MARK = '@@owrt-ecmp:';
 const RC_LINE = /^@@owrt-ecmp:rc=(\d+)@@$/m;
@@ -14,29 +15,46 @@ export interface ScriptResult {
 
 /**
  * One round trip: the script goes to `sh -s` on stdin (nothing in argv, so secrets in
- * it never show up in `ps`). It runs in a subshell, parsed whole before it starts, so a
- * dropped connection cannot cut it short and an `exit` cannot skip the sentinel. Its
- * output goes to a file that the outer shell prints afterwards: nothing it starts (the
+ * it never show up in `ps`). It runs in a background subshell, parsed whole before it
+ * starts, so a dropped connection cannot cut it short and an `exit` cannot skip the
+ * sentinel. Its output goes to a file, never to the channel: nothing it starts (the
  * rollback watchdog, daemons a reload spawns) holds the SSH channel open, and a closed
- * channel cannot kill it with SIGPIPE halfway through.
+ * channel cannot kill it with SIGPIPE halfway through. Meanwhile the outer shell copies
+ * each complete line of that file to the channel as it appears, so progress markers
+ * arrive live; when the script has ended it copies the rest and the exit status.
  */
 export function wrapScript(script: string): string {
   return [
     "trap '' HUP PIPE",
     'o=/tmp/owrt-ecmp-out.$$',
+    ': >"$o"',
+    '(',
     '(',
     script,
     ') >"$o" 2>"$o.err" </dev/null',
-    'rc=$?',
-    'cat "$o"; cat "$o.err" >&2; rm -f "$o" "$o.err"',
+    'echo "$?" >"$o.rc"',
+    ') </dev/null >/dev/null 2>&1 &',
+    // whole lines only (wc -l counts newlines), so a line is never split across copies
+    // polled fast at first, so a short script costs next to nothing extra
+    'n=0 i=0',
+    'while [ ! -e "$o.rc" ]; do',
+    '\tm=$(wc -l <"$o")',
+    '\t[ "$m" -gt "$n" ] && sed -n "$((n + 1)),${m}p" "$o" && n=$m',
+    '\tif [ "$i" -lt 10 ]; then t=0.03; else t=0.25; fi',
+    '\tsleep "$t" 2>/dev/null || sleep 1',
+    '\ti=$((i + 1))',
+    'done',
+    'sed -n "$((n + 1)),\\$p" "$o"',
+    'rc=$(cat "$o.rc")',
+    'cat "$o.err" >&2; rm -f "$o" "$o.err" "$o.rc"',
     `printf '\n${SECTION_MARK}rc=%s@@\n' "$rc"`,
     '',
   ].join('\n');
 }
 
-export async function runScript(t: Transport, script: string, what: string, timeoutMs = 120_000): Promise<ScriptResult> {
+export async function runScript(t: Transport, script: string, what: string, timeoutMs = 120_000, onStep?: (s: Step) => void): Promise<ScriptResult> {
   const wrapped = wrapScript(script);
-  const res = await t.exec('sh -s', { stdin: wrapped, timeoutMs });
+  const res = await t.exec('sh -s', { stdin: wrapped, timeoutMs, ...(onStep ? { onStdout: stepReader(onStep) } : {}) });
   const stdout = res.stdout.toString('utf8');
   const stderr = res.stderr.toString('utf8');
   const m = RC_LINE.exec(stdout);
@@ -52,6 +70,7 @@ export async function runScript(t: Transport, script: string, what: string, time
 /** Split "@@owrt-ecmp:<name>@@" delimited output; text before the first mark is dropped. */
 export function parseSections(text: string): Map<string, string> {
   const out = new Map<string, string>();
+  text = stripSteps(text);
   const re = /^@@owrt-ecmp:([a-z0-9_]+)@@$/gm;
   let name: string | undefined;
   let start = 0;

@@ -21,6 +21,8 @@ export interface ExecResult {
 export interface ExecOptions {
   stdin?: string | Buffer;
   timeoutMs?: number;
+  /** Called with each chunk of stdout as it arrives (the result still holds all of it). */
+  onStdout?: (chunk: Buffer) => void;
 }
 
 export interface Transport {
@@ -93,12 +95,15 @@ function forwardTo(jump: ssh2.Client, target: SshTarget): Promise<Duplex> {
 }
 
 /** Write stdin then EOF; gather output until the channel closes. Exit status stays null if never sent. */
-function collectChannel(ch: ClientChannel, stdin: Buffer | undefined, done: (r: ExecResult) => void): void {
+function collectChannel(ch: ClientChannel, stdin: Buffer | undefined, done: (r: ExecResult) => void, onStdout?: (b: Buffer) => void): void {
   const out: Buffer[] = [];
   const errOut: Buffer[] = [];
   let code: number | null = null;
   let signal: string | null = null;
-  ch.on('data', (b: Buffer) => out.push(b));
+  ch.on('data', (b: Buffer) => {
+    out.push(b);
+    onStdout?.(b);
+  });
   ch.stderr.on('data', (b: Buffer) => errOut.push(b));
   ch.on('exit', (c: number | null, s?: string) => {
     if (typeof c === 'number') code = c;
@@ -194,7 +199,7 @@ class SshTransport implements Transport {
             detail: `#${n} exit ${res.code ?? (res.signal ? `signal ${res.signal}` : 'unknown')}, stdout ${res.stdout.length} bytes, stderr ${res.stderr.length} bytes`,
           });
           finish(undefined, res);
-        });
+        }, opts.onStdout);
       });
     });
   }

@@ -56,6 +56,14 @@ export interface ServerOptions {
   rootPassword?: string;
   /** Shell lines run as root inside the server's mount namespace before the daemon starts (mounts that only it sees). */
   namespaceSetup?: string[];
+  /** Run the daemon inside this (existing) network namespace: `ip netns exec` also gives it that namespace's /sys. */
+  netns?: string;
+  /**
+   * Directories the daemon (and every session) sees with a layer on top, writes going to
+   * `upper`: overlayfs inside its private mount namespace, so a fake router's files
+   * never touch the real ones. `upper` and `work` must be outside `target`.
+   */
+  overlays?: Array<{ target: string; layer: string; upper: string; work: string }>;
 }
 
 export function canRunServers(): { dropbear: boolean; openssh: boolean; why?: string } {
@@ -129,8 +137,8 @@ export async function startDropbear(opts: ServerOptions): Promise<SshServer> {
   const port = opts.port ?? (await freePort());
   const shadow = opts.rootPassword !== undefined ? await shadowWithRoot(dir, opts.rootPassword) : undefined;
   const args = ['-F', '-E', '-m', ...(shadow ? [] : ['-s']), '-r', hostKeyFile, '-p', `127.0.0.1:${port}`, '-P', join(dir, 'dropbear.pid'), ...(opts.extraArgs ?? [])];
-  const child = spawnInNamespace(home, false, DROPBEAR, args, shadow, opts.namespaceSetup);
-  return finishStart('dropbear', child, { dir, home, port, hostKeyFile, hostPublicKey: pub.publicKey, hostFingerprint: pub.fingerprint });
+  const child = spawnInNamespace(home, false, DROPBEAR, args, { shadow, extra: opts.namespaceSetup, netns: opts.netns, overlays: opts.overlays });
+  return finishStart('dropbear', child, opts.netns, { dir, home, port, hostKeyFile, hostPublicKey: pub.publicKey, hostFingerprint: pub.fingerprint });
 }
 
 export async function startOpenSsh(opts: ServerOptions): Promise<SshServer> {
@@ -164,8 +172,13 @@ export async function startOpenSsh(opts: ServerOptions): Promise<SshServer> {
       '',
     ].join('\n'),
   );
-  const child = spawnInNamespace(home, true, SSHD, ['-D', '-e', '-f', cfg, ...(opts.extraArgs ?? [])], shadow, opts.namespaceSetup);
-  return finishStart('openssh', child, {
+  const child = spawnInNamespace(home, true, SSHD, ['-D', '-e', '-f', cfg, ...(opts.extraArgs ?? [])], {
+    shadow,
+    extra: opts.namespaceSetup,
+    netns: opts.netns,
+    overlays: opts.overlays,
+  });
+  return finishStart('openssh', child, opts.netns, {
     dir,
     home,
     port,
@@ -184,23 +197,36 @@ async function shadowWithRoot(dir: string, password: string): Promise<string> {
   return file;
 }
 
-function spawnInNamespace(home: string, privateRun: boolean, daemon: string, args: string[], shadow?: string, extra: string[] = []): ChildProcess {
+interface NamespaceOptions {
+  /** a shadow file bind-mounted over /etc/shadow */
+  shadow?: string | undefined;
+  /** shell lines run before the daemon starts */
+  extra?: string[] | undefined;
+  netns?: string | undefined;
+  overlays?: ServerOptions['overlays'];
+}
+
+function spawnInNamespace(home: string, privateRun: boolean, daemon: string, args: string[], ns: NamespaceOptions = {}): ChildProcess {
+  const q = (x: string) => `'${x.replace(/'/g, `'\\''`)}'`;
   const setup = [
     'mount --bind "$1" /root',
-    ...(shadow ? [`mount --bind '${shadow}' /etc/shadow`] : []),
+    ...(ns.shadow ? [`mount --bind ${q(ns.shadow)} /etc/shadow`] : []),
+    ...(ns.overlays ?? []).map((o) => `mount -t overlay overlay -o ${q(`lowerdir=${o.layer}:${o.target},upperdir=${o.upper},workdir=${o.work}`)} ${q(o.target)}`),
     ...(privateRun ? ['mount -t tmpfs -o mode=0755 tmpfs /run', 'mkdir -m 0755 /run/sshd'] : []),
-    ...extra,
+    ...(ns.extra ?? []),
     'shift',
     'exec "$@"',
   ].join(' && ');
-  return spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', setup, 'sh', home, daemon, ...args], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const cmd = ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', setup, 'sh', home, daemon, ...args];
+  // `ip netns exec` execs its command, so the PID is still the daemon's own
+  const argv = ns.netns ? ['ip', 'netns', 'exec', ns.netns, ...cmd] : cmd;
+  return spawn(argv[0] as string, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
 async function finishStart(
   kind: SshServer['kind'],
   child: ChildProcess,
+  netns: string | undefined,
   s: Pick<SshServer, 'dir' | 'home' | 'port' | 'hostKeyFile' | 'hostPublicKey' | 'hostFingerprint'>,
 ): Promise<SshServer> {
   let log = '';
@@ -229,7 +255,7 @@ async function finishStart(
     },
   };
   const deadline = Date.now() + 10_000;
-  while (!(await hasBanner(s.port))) {
+  while (!(await (netns ? listensIn(netns, s.port) : hasBanner(s.port)))) {
     if (!alive || Date.now() > deadline) {
       await server.stop().catch(() => undefined);
       throw new Error(`${kind} did not start on port ${s.port}:\n${log}`);
@@ -258,4 +284,11 @@ export async function silentServer(): Promise<{ server: Server; port: number }> 
   const server = createServer((s) => s.resume());
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   return { server, port: (server.address() as { port: number }).port };
+}
+
+/** True once a socket listens on the port inside the network namespace (state 0A in /proc/net/tcp). */
+async function listensIn(netns: string, port: number): Promise<boolean> {
+  const { stdout } = await run('ip', ['netns', 'exec', netns, 'cat', '/proc/net/tcp']).catch(() => ({ stdout: '' }));
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  return stdout.split('\n').some((l) => new RegExp(`^\\s*\\d+: [0-9A-F]+:${hex} [0-9A-F]+:0000 0A `).test(l));
 }
