@@ -1,4 +1,5 @@
 import { ExitCode } from '../errors.js';
+import { interruptedJson, wantsJson, writeJson } from '../output/json.js';
 import { clockTime } from '../output/progress.js';
 
 /**
@@ -58,16 +59,19 @@ export function atInterrupt(fn: () => void): () => void {
   return () => cleanups.delete(fn);
 }
 
-export function handleInterrupt(write: (s: string) => void): number {
+export function handleInterrupt(write: (s: string) => void, json = false): number {
   for (const fn of cleanups) fn();
   if (override) return override();
-  write(`owrt-ecmp: ${interruptMessage(phase)}\n`);
+  const message = interruptMessage(phase);
+  write(`owrt-ecmp: ${message}\n`);
+  // --json promises one document on stdout, also when the user stops the command
+  if (json) writeJson(interruptedJson(message));
   return ExitCode.interrupted;
 }
 
 /** Ctrl-C exits at once with 130 (or the owning command's code), never "unexpected error". */
 export function installInterruptHandler(): void {
   process.on('SIGINT', () => {
-    process.exit(handleInterrupt((s) => process.stderr.write(s)));
+    process.exit(handleInterrupt((s) => process.stderr.write(s), wantsJson(process.argv)));
   });
 }

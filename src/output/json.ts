@@ -51,6 +51,11 @@ export function errorJson(e: unknown): ErrorJson {
   return document(ExitCode.failure, `unexpected error: ${e instanceof Error ? e.message : String(e)}`, null);
 }
 
+/** Ctrl-C: what the router does next is the message; exit 130 as shells report SIGINT. */
+export function interruptedJson(message: string): ErrorJson {
+  return document(ExitCode.interrupted, message, null);
+}
+
 /** Commander's parse errors (`error: unknown option '--x'`) are usage errors. */
 export function usageErrorJson(message: string): ErrorJson {
   return document(ExitCode.usage, message.replace(/^error:\s*/, '').trim(), 'run with --help for usage');

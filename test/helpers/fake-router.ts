@@ -47,6 +47,12 @@ config interface 'wan'
 	option username 'user@isp'
 	option password 'secret-pw'
 	option ipv6 'auto'
+
+# left by an earlier two-dial setup: \`setup --dials 1\` removes it, a network change that arms the rollback
+config interface 'vwan2'
+	option device 'vwan2mv'
+	option proto 'pppoe'
+	option owrt_ecmp '1'
 `;
 
 const FIREWALL = `

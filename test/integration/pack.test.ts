@@ -65,7 +65,7 @@ describe('npm pack → global install', () => {
       expect(files, f).toContain(f);
     }
     const top = new Set(files.map((f) => f.split('/')[0]));
-    expect([...top].sort()).toEqual(['LICENSE', 'README.md', 'dist', 'openwrt-files', 'package.json', 'templates']);
+    expect([...top].sort()).toEqual(['LICENSE', 'README.md', 'dist', 'openwrt-files', 'package.json', 'schemas', 'templates']);
   });
 
   it('ships no tests, lab, sources without maps, or maps without sources', () => {
