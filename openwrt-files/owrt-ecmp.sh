@@ -12,6 +12,7 @@
 #   OWRT_ECMP_IPV6        off | single | ecmp
 #   OWRT_ECMP_ROUTE_MODE  resilient | group | multipath
 #   OWRT_ECMP_BASE        base of nexthop ids, rule priorities and table numbers
+#   OWRT_ECMP_BALANCE     hash (default) | conn: new LAN connections take the dials in turn
 
 OWRT_ECMP_LOCK=${OWRT_ECMP_LOCK:-/var/lock/owrt-ecmp.lock}
 OWRT_ECMP_STATE=${OWRT_ECMP_STATE:-/var/run/owrt-ecmp.state}
@@ -325,8 +326,78 @@ _owrt_ecmp_nft_table() {
 		printf '\tchain dial%s {\n\t\tmeta mark set meta mark & %s | %s\n\t}\n' \
 			"$_k" "$OWRT_ECMP_MARK_KEEP" "$(_owrt_ecmp_mark "$_k")"
 	done
+	_conn=""
+	[ "${OWRT_ECMP_BALANCE:-hash}" = conn ] && _conn=1
+	[ -n "$_conn" ] && _owrt_ecmp_nft_conn_chains
 	printf '\tchain prerouting {\n\t\ttype filter hook prerouting priority mangle; policy accept;\n'
+	[ -n "$_conn" ] && _owrt_ecmp_nft_conn_rules
 	printf '\t\tct original ip daddr vmap @dial4\n\t\tct reply ip daddr vmap @dial4\n\t}\n}\n'
+}
+
+# Weight of dial $1 from OWRT_ECMP_DIALS ("iface:k:weight ...").
+_owrt_ecmp_weight() {
+	for _spec in $OWRT_ECMP_DIALS; do
+		_rest=${_spec#*:}
+		[ "${_rest%%:*}" = "$1" ] && { echo "${_rest#*:}"; return 0; }
+	done
+	echo 1
+}
+
+# Weighted round robin as numgen slots: round r gives one slot to every dial whose
+# weight is at least r, so weights 2,1,1 become dials 1 2 3 1 (interleaved, not in runs).
+# Prints the slot count, then the "slot : goto conn<k>" elements comma-separated.
+_owrt_ecmp_conn_slots() {
+	_max=0
+	for _r in $RULES; do
+		_x=${_r#*:}
+		_w=$(_owrt_ecmp_weight "${_x%%:*}")
+		[ "$_w" -gt "$_max" ] && _max=$_w
+	done
+	_n=0
+	_el=""
+	_round=1
+	while [ "$_round" -le "$_max" ]; do
+		for _r in $RULES; do
+			_x=${_r#*:}
+			[ "$(_owrt_ecmp_weight "${_x%%:*}")" -ge "$_round" ] || continue
+			_el="$_el${_el:+, }$_n : goto conn${_x%%:*}"
+			_n=$((_n + 1))
+		done
+		_round=$((_round + 1))
+	done
+	printf '%s %s' "$_n" "$_el"
+}
+
+# --balance conn, chain part: conn<k> stores dial k in the conntrack mark and in the
+# packet mark (rule BASE+100+k routes it through dial k), keeping the other bits.
+# Constant masks only (OpenWrt 23.05's kernel 5.15 has no two-register bitwise).
+_owrt_ecmp_nft_conn_chains() {
+	for _r in $RULES; do
+		_x=${_r#*:}
+		_m=$(_owrt_ecmp_mark "${_x%%:*}")
+		printf '\tchain conn%s {\n\t\tct mark set ct mark & %s | %s\n\t\tmeta mark set meta mark & %s | %s\n\t}\n' \
+			"${_x%%:*}" "$OWRT_ECMP_MARK_KEEP" "$_m" "$OWRT_ECMP_MARK_KEEP" "$_m"
+	done
+}
+
+# --balance conn, prerouting part (before the address pinning). A NEW IPv4 connection
+# arriving from anywhere but a dial (the LAN; the router's own connections never pass
+# prerouting) and not addressed to the router takes the next round-robin slot. Every
+# later packet of a connection whose conntrack mark names a dial that is up gets that
+# packet mark again. The maps hold the dials up now: a connection whose dial went away
+# falls through to the ECMP table (its NAT binding died with the dial); others never move.
+_owrt_ecmp_nft_conn_rules() {
+	_devs=""
+	_marks=""
+	for _r in $RULES; do
+		_x=${_r#*:}
+		_devs="$_devs${_devs:+, }\"${_r%%:*}\""
+		_marks="$_marks${_marks:+, }$(_owrt_ecmp_mark "${_x%%:*}") : goto dial${_x%%:*}"
+	done
+	_slots=$(_owrt_ecmp_conn_slots)
+	printf '\t\tct mark & %s vmap { %s }\n' "$OWRT_ECMP_MARK_MASK" "$_marks"
+	printf '\t\tmeta nfproto ipv4 ct state new iifname != { %s } fib daddr type unicast numgen inc mod %s vmap { %s }\n' \
+		"$_devs" "${_slots%% *}" "${_slots#* }"
 }
 
 # Does the kernel hold exactly what the last rebuild wrote? A dial that redials
@@ -361,7 +432,7 @@ owrt_ecmp_rebuild() {
 	_owrt_ecmp_read_state
 	_owrt_ecmp_collect
 	_kind=$(_owrt_ecmp_ip_kind)
-	_sig="$_kind|$OWRT_ECMP_ROUTE_MODE|$OWRT_ECMP_METRIC|4:$UP4|6:$UP6|r:$RULES"
+	_sig="$_kind|$OWRT_ECMP_ROUTE_MODE|$OWRT_ECMP_METRIC|4:$UP4|6:$UP6|r:$RULES|b:${OWRT_ECMP_BALANCE:-hash}"
 	if [ "$_sig" = "$(cat "$OWRT_ECMP_STATE" 2>/dev/null)" ] && _owrt_ecmp_kernel_ok "$_kind"; then
 		lock -u "$OWRT_ECMP_LOCK"
 		return 0

@@ -58,6 +58,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--ipv6 <mode>', 'IPv6 on the dials').choices(['off', 'single', 'ecmp']))
     .addOption(new Option('--hash-policy <policy>', 'flow hashing: l4 = 5-tuple, l3 = addresses').choices(['l3', 'l4', '0', '1']))
     .addOption(new Option('--route-mode <mode>', 'how the ECMP route is built').choices(['auto', 'resilient', 'group', 'multipath']))
+    .addOption(new Option('--balance <mode>', 'hash: the kernel hashes flows; conn: new connections take the dials in turn').choices(['hash', 'conn']))
     .option('--ecmp-metric <n>', 'metric of the ECMP default routes (default 10)')
     .option('--metric-base <n>', 'dial k gets metric base+k (default 40)')
     .option('--username <name>', 'PPPoE username for the new dials (default: copied from wan)')
