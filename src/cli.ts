@@ -2,6 +2,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { doctorCommand } from './commands/doctor.js';
 import { hotplugCommand } from './commands/hotplug.js';
+import { probeDialsCommand } from './commands/probe-dials.js';
 import { setupCommand } from './commands/setup.js';
 import { statusCommand } from './commands/status.js';
 import { teardownCommand } from './commands/teardown.js';
@@ -51,7 +52,9 @@ export function buildProgram(): Command {
 
   sshOptions(program.command('setup'))
     .description('create the dials, firewall membership, sysctls, ECMP routes and hotplug script (idempotent)')
-    .option('-n, --dials <n>', 'total PPPoE sessions, including the existing wan (1-64)')
+    .option('-n, --dials <n>', 'total PPPoE sessions, including the existing wan (1-64), or auto[:MAX] to probe the ISP (MAX default 8)')
+    .option('--bogus-ranges <cidr,...>', 'with --dials auto: walled-garden IPv4 ranges (default RFC 1918, link-local, 0/8; "none")')
+    .option('--trial-timeout <s>', 'with --dials auto: seconds a trial session may take to come up (default 30)')
     .option('--wan <iface>', 'the existing PPPoE interface; it is dial 1', 'wan')
     .option('--prefix <name>', 'dial k ≥ 2 is interface <prefix><k>', 'vwan')
     .option('--weights <w1,w2,...>', 'ECMP weight per dial (1-256), default all 1')
@@ -71,6 +74,18 @@ export function buildProgram(): Command {
     .addHelpText('after', '\nExample:\n  owrt-ecmp setup --dials 4 --host root@192.168.1.1\n  owrt-ecmp setup --dials 4 --host router --dry-run')
     .action(async (opts) => {
       process.exitCode = await setupCommand(opts);
+    });
+
+  sshOptions(program.command('probe-dials'))
+    .description("find how many PPPoE sessions the ISP allows: trial sessions one at a time, all hung up afterwards")
+    .option('--max <n>', 'most sessions to try, including those already up (default 8)')
+    .option('--bogus-ranges <cidr,...>', 'walled-garden IPv4 ranges (default RFC 1918, link-local, 0/8; "none")')
+    .option('--trial-timeout <s>', 'seconds a trial session may take to come up (default 30)')
+    .option('--wan <iface>', 'the existing PPPoE interface (default: stored, or wan)')
+    .option('--username <name>', 'PPPoE username (default: wan\'s, read on the router)')
+    .option('--password-file <file>', 'file holding the PPPoE password (default: wan\'s, read on the router)')
+    .action(async (opts) => {
+      process.exitCode = await probeDialsCommand(opts);
     });
 
   sshOptions(program.command('status'))
