@@ -53,7 +53,7 @@ export function parseBogusRanges(raw: string | undefined): string[] {
 
 /** `--dials auto` or `auto:MAX` → MAX; a number → undefined (no probe). */
 export function autoDials(raw: string | undefined): number | undefined {
-  if (raw === undefined || !/^auto(:|$)/.test(raw)) return undefined;
+  if (raw === undefined || !raw.startsWith('auto')) return undefined;
   const m = /^auto(?::(\d+))?$/.exec(raw);
   const max = m ? Number(m[1] ?? DEFAULT_PROBE_MAX) : NaN;
   if (!(max >= 1 && max <= MAX_DIALS)) {
