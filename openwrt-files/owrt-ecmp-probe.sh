@@ -79,6 +79,9 @@ _probe_options() {
 		{
 			printf 'user %s\n' "$(_probe_quote "$_user")"
 			printf 'password %s\n' "$(_probe_quote "$_pass")"
+			# the service and concentrator wan asks for (netifd's `service` and `ac`)
+			_v=$(uci -q get "network.$OWRT_PROBE_WAN.service") && printf 'rp_pppoe_service %s\n' "$(_probe_quote "$_v")"
+			_v=$(uci -q get "network.$OWRT_PROBE_WAN.ac") && printf 'rp_pppoe_ac %s\n' "$(_probe_quote "$_v")"
 		} >"$OWRT_PROBE_DIR/options"
 		printf '#!/bin/sh\nexit 0\n' >"$OWRT_PROBE_DIR/noop"
 	)
