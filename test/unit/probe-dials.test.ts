@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/errors.js';
 import { resolveSettings } from '../../src/options.js';
 import { dialMac } from '../../src/plan/dials.js';
+import { shellcheck } from '../helpers/shellcheck.js';
 import { autoDials, DEFAULT_BOGUS_RANGES, formatProbe, parseBogusRanges, parseProbe, renderProbe } from '../../src/plan/probe-dials.js';
 
 describe('--dials auto[:MAX]', () => {
@@ -75,5 +76,10 @@ describe('renderProbe', () => {
     expect(text).toContain('owrt_probe_run');
     const noCreds = renderProbe(s, 'eth1', '52:54:00:00:00:01', { max: 4, timeout: 20, bogus: [] }, {});
     expect(noCreds).not.toMatch(/OWRT_PROBE_(USER|PASS)=/);
+  });
+
+  it('renders a script shellcheck passes (as sent: credentials, ranges, MACs filled in)', () => {
+    const s = resolveSettings({ dials: '2' });
+    expect(shellcheck(renderProbe(s, 'eth1', '52:54:00:00:00:01', { max: 8, timeout: 30, bogus: ['10.0.0.0/8'] }, { username: 'u', password: 'p' }))).toBe('');
   });
 });
