@@ -345,27 +345,41 @@ _owrt_ecmp_weight() {
 
 # Weighted round robin as numgen slots: round r gives one slot to every dial whose
 # weight is at least r, so weights 2,1,1 become dials 1 2 3 1 (interleaved, not in runs).
+# Weights are divided by their greatest common divisor first (4,4,2 = 2,2,1).
 # Prints the slot count, then the "slot : goto conn<k>" elements comma-separated.
 _owrt_ecmp_conn_slots() {
 	_max=0
+	_g=0
 	for _r in $RULES; do
 		_x=${_r#*:}
 		_w=$(_owrt_ecmp_weight "${_x%%:*}")
+		eval "_cw_${_x%%:*}=$_w"
 		[ "$_w" -gt "$_max" ] && _max=$_w
+		_a=$_w
+		while [ "$_g" -gt 0 ]; do _t=$((_a % _g)); _a=$_g; _g=$_t; done
+		_g=$_a
 	done
+	[ "$_g" -gt 0 ] || _g=1
 	_n=0
-	_el=""
+	for _r in $RULES; do
+		_x=${_r#*:}
+		eval "_n=\$((_n + _cw_${_x%%:*} / _g))"
+	done
+	printf '%s ' "$_n"
+	# printed as it goes: building one long string is quadratic in ash
+	_n=0
 	_round=1
-	while [ "$_round" -le "$_max" ]; do
+	while [ "$_round" -le $((_max / _g)) ]; do
 		for _r in $RULES; do
 			_x=${_r#*:}
-			[ "$(_owrt_ecmp_weight "${_x%%:*}")" -ge "$_round" ] || continue
-			_el="$_el${_el:+, }$_n : goto conn${_x%%:*}"
+			eval "_w=\$((_cw_${_x%%:*} / _g))"
+			[ "$_w" -ge "$_round" ] || continue
+			[ "$_n" -gt 0 ] && printf ', '
+			printf '%s : goto conn%s' "$_n" "${_x%%:*}"
 			_n=$((_n + 1))
 		done
 		_round=$((_round + 1))
 	done
-	printf '%s %s' "$_n" "$_el"
 }
 
 # --balance conn, chain part: conn<k> stores dial k in the conntrack mark and in the
