@@ -43,6 +43,7 @@ export function renderSysctl(s: Settings): string {
 export function desiredFiles(s: Settings, dials: Dial[], routeMode: ResolvedRouteMode): RouterFile[] {
   return [
     { path: ROUTER_PATHS.library, content: openwrtFile('owrt-ecmp.sh'), mode: '0644' },
+    { path: ROUTER_PATHS.pinLibrary, content: openwrtFile('owrt-ecmp-pin.sh'), mode: '0644' },
     { path: ROUTER_PATHS.hotplug, content: renderHotplug(s, dials, routeMode), mode: '0644' },
     { path: ROUTER_PATHS.sysctl, content: renderSysctl(s), mode: '0644' },
   ];

@@ -167,6 +167,11 @@ describe.skipIf(!canRunNetns)('router library on real kernel routes', () => {
     sh('nft delete table inet owrt_ecmp');
     runLib('owrt_ecmp_rebuild again', { mode: 'group' });
     expect(sh('nft list map inet owrt_ecmp dial4')).toContain(`${DIALS[1]!.addr} : goto dial2`);
+    // so does a rule someone deleted (the state file alone would say "nothing to do")
+    sh('ip rule del pref 3102 table 3002');
+    runLib('owrt_ecmp_rebuild third', { mode: 'group' });
+    expect(ownRules().find((x) => x.priority === 3102)).toMatchObject({ table: '3002' });
+    expect(readFileSync(logFile, 'utf8')).toMatch(/rebuilt \(third\)/);
   });
 
   it.each(['group', 'resilient', 'multipath'])('pin-redial (%s): a dial back with the same device and address is put back', (mode) => {
@@ -194,6 +199,17 @@ describe.skipIf(!canRunNetns)('router library on real kernel routes', () => {
     expect(ownRules().filter((x) => x.table !== '1' && x.table !== '77' && x.action !== 'unreachable')).toEqual([]);
   });
 
+  it('pin-shrink: a dial removed from the settings leaves no rule or table behind', () => {
+    runLib('owrt_ecmp_rebuild test');
+    expect(ownRules().filter((x) => x.table === '3003')).toHaveLength(2);
+    runLib('owrt_ecmp_rebuild shrink', { dials: 'wan:1:2 vwan2:2:1' });
+    expect(ownRules().filter((x) => x.table === '3003')).toEqual([]);
+    expect(ipJson('-4 route show table 3003')).toEqual([]);
+    expect(devs(defaultRoute('-4'))).toEqual(['pppoe-vwan2', 'pppoe-wan']);
+    runLib('owrt_ecmp_flush', { dials: 'wan:1:2' });
+    expect(ownRules()).toEqual([]);
+  });
+
   it('pin-dump64: 64 dials with their _6 interfaces (a dump over 128 KiB) still read right', () => {
     const many: FakeDial[] = DIALS.map((d) => ({ ...d }));
     for (let k = 4; k <= 64; k++) many.push({ name: `vwan${k}`, up: true, dev: `pppoe-vwan${k}`, addr: `100.64.1.${k}`, gw6: `fe80::${k}` });
@@ -211,6 +227,10 @@ describe.skipIf(!canRunNetns)('router library on real kernel routes', () => {
     const r6 = ownRules('-6');
     expect(r6.find((x) => x.priority === 3000)).toMatchObject({ table: 'main', suppress_prefixlen: 0 });
     expect(r6.find((x) => x.priority === 3200)).toMatchObject({ table: '3000' });
+    // unchanged state and kernel: the second run is a no-op (the kernel check reads real rules)
+    runLib('owrt_ecmp_rebuild same', { ipv6: 'ecmp', mode: 'group' });
+    runLib('owrt_ecmp_rebuild same-again', { ipv6: 'ecmp', mode: 'group' });
+    expect(readFileSync(logFile, 'utf8')).not.toMatch(/rebuilt \(same-again\)/);
     runLib('owrt_ecmp_flush', { ipv6: 'ecmp' });
     expect(ownRules('-6')).toEqual([]);
     expect(spawnNft()).toBe(false);

@@ -104,6 +104,7 @@ describe('planSetup on a stock 23.05 router', () => {
     ]);
     expect(plan.changes.sysupgradeAdd).toEqual([
       '/usr/lib/owrt-ecmp/owrt-ecmp.sh',
+      '/usr/lib/owrt-ecmp/owrt-ecmp-pin.sh',
       '/etc/hotplug.d/iface/95-owrt-ecmp',
       '/etc/sysctl.d/60-owrt-ecmp.conf',
     ]);

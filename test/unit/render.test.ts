@@ -79,6 +79,7 @@ describe('rendered router-side shell', () => {
     doctor: render('doctor.sh', {}),
     rebuild: routesSnippet('rebuild', settings, plan.dials, 'group'),
     library: readFileSync(join(openwrtFilesDir, 'owrt-ecmp.sh'), 'utf8'),
+    pinLibrary: readFileSync(join(openwrtFilesDir, 'owrt-ecmp-pin.sh'), 'utf8'),
     wrapped: wrapScript(applyScript),
   };
 
