@@ -147,7 +147,11 @@ _owrt_ecmp_nft_table() {
 		printf '\tchain dial%s {\n\t\tmeta mark set meta mark & %s | %s\n\t}\n' \
 			"$_k" "$OWRT_ECMP_MARK_KEEP" "$(_owrt_ecmp_mark "$_k")"
 	done
+	_conn=""
+	[ "${OWRT_ECMP_BALANCE:-hash}" = conn ] && _conn=1
+	[ -n "$_conn" ] && _owrt_ecmp_nft_conn_chains
 	printf '\tchain prerouting {\n\t\ttype filter hook prerouting priority mangle; policy accept;\n'
+	[ -n "$_conn" ] && _owrt_ecmp_nft_conn_rules
 	printf '\t\tct original ip daddr vmap @dial4\n\t\tct reply ip daddr vmap @dial4\n\t}\n}\n'
 }
 
@@ -166,4 +170,84 @@ _owrt_ecmp_policy_ok() {
 		case $_map in *" ${_x#*:} : goto dial${_x%%:*} "*) ;; *) return 1 ;; esac
 	done
 	return 0
+}
+
+# Weight of dial $1 from OWRT_ECMP_DIALS ("iface:k:weight ...").
+_owrt_ecmp_weight() {
+	for _spec in $OWRT_ECMP_DIALS; do
+		_rest=${_spec#*:}
+		[ "${_rest%%:*}" = "$1" ] && { echo "${_rest#*:}"; return 0; }
+	done
+	echo 1
+}
+
+# Weighted round robin as numgen slots: round r gives one slot to every dial whose
+# weight is at least r, so weights 2,1,1 become dials 1 2 3 1 (interleaved, not in runs).
+# Weights are divided by their greatest common divisor first (4,4,2 = 2,2,1).
+# Prints the slot count, then the "slot : goto conn<k>" elements comma-separated.
+_owrt_ecmp_conn_slots() {
+	_max=0
+	_g=0
+	for _r in $RULES; do
+		_x=${_r#*:}
+		_w=$(_owrt_ecmp_weight "${_x%%:*}")
+		eval "_cw_${_x%%:*}=$_w"
+		[ "$_w" -gt "$_max" ] && _max=$_w
+		_a=$_w
+		while [ "$_g" -gt 0 ]; do _t=$((_a % _g)); _a=$_g; _g=$_t; done
+		_g=$_a
+	done
+	[ "$_g" -gt 0 ] || _g=1
+	_n=0
+	for _r in $RULES; do
+		_x=${_r#*:}
+		eval "_n=\$((_n + _cw_${_x%%:*} / _g))"
+	done
+	printf '%s ' "$_n"
+	# printed as it goes: building one long string is quadratic in ash
+	_n=0
+	_round=1
+	while [ "$_round" -le $((_max / _g)) ]; do
+		for _r in $RULES; do
+			_x=${_r#*:}
+			eval "_w=\$((_cw_${_x%%:*} / _g))"
+			[ "$_w" -ge "$_round" ] || continue
+			[ "$_n" -gt 0 ] && printf ', '
+			printf '%s : goto conn%s' "$_n" "${_x%%:*}"
+			_n=$((_n + 1))
+		done
+		_round=$((_round + 1))
+	done
+}
+
+# --balance conn, chain part: conn<k> stores dial k in the conntrack mark and in the
+# packet mark (rule BASE+100+k routes it through dial k), keeping the other bits.
+# Constant masks only (OpenWrt 23.05's kernel 5.15 has no two-register bitwise).
+_owrt_ecmp_nft_conn_chains() {
+	for _r in $RULES; do
+		_x=${_r#*:}
+		_m=$(_owrt_ecmp_mark "${_x%%:*}")
+		printf '\tchain conn%s {\n\t\tct mark set ct mark & %s | %s\n\t\tmeta mark set meta mark & %s | %s\n\t}\n' \
+			"${_x%%:*}" "$OWRT_ECMP_MARK_KEEP" "$_m" "$OWRT_ECMP_MARK_KEEP" "$_m"
+	done
+}
+
+# --balance conn, prerouting part (before the address pinning). A NEW IPv4 connection
+# arriving from anywhere but a dial (the LAN; the router's own connections never pass
+# prerouting) and not addressed to the router takes the next round-robin slot. Every
+# later packet of a connection whose conntrack mark names a dial that is up gets that
+# packet mark again. The maps hold the dials up now: a connection whose dial went away
+# falls through to the ECMP table (its NAT binding died with the dial); others never move.
+_owrt_ecmp_nft_conn_rules() {
+	_devs=""
+	_marks=""
+	for _r in $RULES; do
+		_x=${_r#*:}
+		_devs="$_devs${_devs:+, }\"${_r%%:*}\""
+		_marks="$_marks${_marks:+, }$(_owrt_ecmp_mark "${_x%%:*}") : goto dial${_x%%:*}"
+	done
+	_slots=$(_owrt_ecmp_conn_slots)
+	printf '\t\tct mark & %s vmap { %s }\n' "$OWRT_ECMP_MARK_MASK" "$_marks"
+	printf '\t\tmeta nfproto ipv4 ct state new iifname != { %s } fib daddr type unicast numgen inc mod %s vmap { %s }\n' \
+		"$_devs" "${_slots%% *}" "${_slots#* }"
 }

@@ -12,6 +12,7 @@
 #   OWRT_ECMP_IPV6        off | single | ecmp
 #   OWRT_ECMP_ROUTE_MODE  resilient | group | multipath
 #   OWRT_ECMP_BASE        base of nexthop ids, rule priorities and table numbers
+#   OWRT_ECMP_BALANCE     hash (default) | conn: new LAN connections take the dials in turn
 
 OWRT_ECMP_LOCK=${OWRT_ECMP_LOCK:-/var/lock/owrt-ecmp.lock}
 OWRT_ECMP_STATE=${OWRT_ECMP_STATE:-/var/run/owrt-ecmp.state}
@@ -227,7 +228,7 @@ owrt_ecmp_rebuild() {
 	_owrt_ecmp_read_state
 	_owrt_ecmp_collect
 	_kind=$(_owrt_ecmp_ip_kind)
-	_sig="$_kind|$OWRT_ECMP_ROUTE_MODE|$OWRT_ECMP_METRIC|4:$UP4|6:$UP6|r:$RULES"
+	_sig="$_kind|$OWRT_ECMP_ROUTE_MODE|$OWRT_ECMP_METRIC|4:$UP4|6:$UP6|r:$RULES|b:${OWRT_ECMP_BALANCE:-hash}"
 	if [ "$_sig" = "$(cat "$OWRT_ECMP_STATE" 2>/dev/null)" ] && _owrt_ecmp_kernel_ok "$_kind"; then
 		lock -u "$OWRT_ECMP_LOCK"
 		return 0

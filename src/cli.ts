@@ -73,13 +73,16 @@ export function buildProgram(): Command {
 
   sshOptions(program.command('setup'))
     .description('create the dials, firewall membership, sysctls, ECMP routes and hotplug script (idempotent)')
-    .option('--dials <n>', 'total PPPoE sessions, including the existing wan (1-64)')
+    .option('--dials <n>', 'total PPPoE sessions, including the existing wan (1-64), or auto[:MAX] to probe the ISP (MAX default 8)')
+    .option('--bogus-ranges <cidr,...>', 'with --dials auto: walled-garden IPv4 ranges (default RFC 1918, link-local, 0/8; "none")')
+    .option('--trial-timeout <s>', 'with --dials auto: seconds a trial session may take to come up (default 30)')
     .option('--wan <iface>', 'the existing PPPoE interface; it is dial 1', 'wan')
     .option('--prefix <name>', 'dial k ≥ 2 is interface <prefix><k>', 'vwan')
     .option('--weights <w1,w2,...>', 'ECMP weight per dial (1-256), default all 1')
     .addOption(new Option('--ipv6 <mode>', 'IPv6 on the dials').choices(['off', 'single', 'ecmp']))
     .addOption(new Option('--hash-policy <policy>', 'flow hashing: l4 = 5-tuple, l3 = addresses').choices(['l3', 'l4', '0', '1']))
     .addOption(new Option('--route-mode <mode>', 'how the ECMP route is built').choices(['auto', 'resilient', 'group', 'multipath']))
+    .addOption(new Option('--balance <mode>', 'hash: the kernel hashes flows; conn: new connections take the dials in turn').choices(['hash', 'conn']))
     .option('--ecmp-metric <n>', 'metric of the ECMP default routes (default 10)')
     .option('--metric-base <n>', 'dial k gets metric base+k (default 40)')
     .option('--username <name>', 'PPPoE username for the new dials (default: copied from wan)')
@@ -94,6 +97,20 @@ export function buildProgram(): Command {
       // loaded on use: --help and --version never pay for ssh2 and handlebars
       const { setupCommand } = await import('./commands/setup.js');
       process.exitCode = await setupCommand(withGlobals(cmd));
+    });
+
+  sshOptions(program.command('probe-dials'))
+    .description("find how many PPPoE sessions the ISP allows: trial sessions one at a time, all hung up afterwards")
+    .option('--max <n>', 'most sessions to try, including those already up (default 8)')
+    .option('--bogus-ranges <cidr,...>', 'walled-garden IPv4 ranges (default RFC 1918, link-local, 0/8; "none")')
+    .option('--trial-timeout <s>', 'seconds a trial session may take to come up (default 30)')
+    .option('--wan <iface>', 'the existing PPPoE interface (default: stored, or wan)')
+    .option('--username <name>', 'PPPoE username (default: wan\'s, read on the router)')
+    .option('--password-file <file>', 'file holding the PPPoE password (default: wan\'s, read on the router)')
+    .option('--json', 'machine-readable output on stdout')
+    .action(async (_opts, cmd: Command) => {
+      const { probeDialsCommand } = await import('./commands/probe-dials.js');
+      process.exitCode = await probeDialsCommand(withGlobals(cmd));
     });
 
   sshOptions(program.command('status'))

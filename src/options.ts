@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { UsageError } from './errors.js';
 import {
+  BALANCE_MODES,
+  type BalanceMode,
   DEFAULT_SETTINGS,
   IPV6_MODES,
   type Ipv6Mode,
@@ -19,6 +21,7 @@ export interface RawSetupOptions {
   ipv6?: string;
   hashPolicy?: string;
   routeMode?: string;
+  balance?: string;
   ecmpMetric?: string;
   metricBase?: string;
   username?: string;
@@ -104,6 +107,7 @@ export function resolveSettings(raw: RawSetupOptions, stored?: Settings): Settin
   }
   const routeMode: RouteMode =
     raw.routeMode !== undefined ? parseChoice('--route-mode', raw.routeMode, ROUTE_MODES) : base.routeMode;
+  const balance: BalanceMode = raw.balance !== undefined ? parseChoice('--balance', raw.balance, BALANCE_MODES) : base.balance;
   const ecmpMetric =
     raw.ecmpMetric !== undefined ? parseIntOption('--ecmp-metric', raw.ecmpMetric, 1, 10_000) : base.ecmpMetric;
   const metricBase =
@@ -113,7 +117,7 @@ export function resolveSettings(raw: RawSetupOptions, stored?: Settings): Settin
       `--ecmp-metric ${ecmpMetric} must be lower than every dial metric (from --metric-base ${metricBase} + 1)`,
     );
   }
-  return { ...base, wan, prefix, dials, weights, ipv6, hashPolicy, routeMode, ecmpMetric, metricBase };
+  return { ...base, wan, prefix, dials, weights, ipv6, hashPolicy, routeMode, balance, ecmpMetric, metricBase };
 }
 
 /** A secret or name typed by a person: one line, no control characters that UCI cannot hold. */

@@ -7,6 +7,9 @@ export type Ipv6Mode = 'off' | 'single' | 'ecmp';
 export type RouteMode = 'auto' | 'resilient' | 'group' | 'multipath';
 export const IPV6_MODES: readonly Ipv6Mode[] = ['off', 'single', 'ecmp'];
 export const ROUTE_MODES: readonly RouteMode[] = ['auto', 'resilient', 'group', 'multipath'];
+/** hash: the kernel's ECMP hash picks the dial; conn: new LAN connections take the dials in turn (nftables). */
+export type BalanceMode = 'hash' | 'conn';
+export const BALANCE_MODES: readonly BalanceMode[] = ['hash', 'conn'];
 
 export interface Settings {
   /** The existing PPPoE interface; it is dial 1 and keeps its device. */
@@ -20,6 +23,7 @@ export interface Settings {
   /** fib_multipath_hash_policy for both families: 0 = L3, 1 = L4 (5-tuple). */
   hashPolicy: 0 | 1;
   routeMode: RouteMode;
+  balance: BalanceMode;
   /** Metric of the ECMP default routes; must be below every dial's metric. */
   ecmpMetric: number;
   /** Dial k gets metric metricBase + k (netifd replaces equal-metric default routes). */
@@ -36,6 +40,7 @@ export const DEFAULT_SETTINGS: Omit<Settings, 'dials' | 'weights'> = {
   ipv6: 'single',
   hashPolicy: 1,
   routeMode: 'auto',
+  balance: 'hash',
   ecmpMetric: 10,
   metricBase: 40,
   base: 3000,

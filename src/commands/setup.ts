@@ -18,12 +18,17 @@ import { ROUTER_PATHS } from '../paths.js';
 import { buildStatus, type StatusReport } from '../report/status.js';
 import { parseIntOption } from '../options.js';
 import { type GlobalOptions, type Session, withSession } from './session.js';
+import { runProbe, probeOptions } from './probe-dials.js';
+import { autoDials, formatProbe, type ProbeOptions } from '../plan/probe-dials.js';
+import { DEFAULT_SETTINGS } from '../settings.js';
 import { confirmChange } from './confirm-prompt.js';
 import { setPhase } from './interrupt.js';
 import { revertTime } from '../output/progress.js';
 import type { Step } from '../remote/steps.js';
 
 export interface SetupOptions extends GlobalOptions, RawSetupOptions {
+  bogusRanges?: string;
+  trialTimeout?: string;
   installPackages?: boolean;
   dryRun?: boolean;
   yes?: boolean;
@@ -194,9 +199,34 @@ async function applyTracked(s: Session, job: ApplyJob): Promise<StatusReport> {
   return buildStatus(applied.sections);
 }
 
+/** `--dials auto[:MAX]` → MAX (undefined for a number); --weights needs a known count. */
+function checkAutoDials(o: SetupOptions): number | undefined {
+  const max = autoDials(o.dials);
+  if (max !== undefined && o.weights !== undefined) {
+    throw new UsageError('--weights cannot be combined with --dials auto', 'run setup --dials auto first, then setup --weights w1,w2,... for the number it found');
+  }
+  return max;
+}
+
+/** Trial sessions one at a time on the router; the largest working total becomes --dials. */
+async function dialsFromProbe(s: Session, facts: RouterFacts, o: SetupOptions, p: ProbeOptions, creds: Credentials): Promise<number> {
+  const stored = readSettings(facts.config.owrtEcmp);
+  const base: Settings = stored ?? { ...DEFAULT_SETTINGS, wan: o.wan ?? DEFAULT_SETTINGS.wan, dials: 1, weights: [1] };
+  const report = await runProbe(s, facts, base, p, creds);
+  if (!o.json) process.stdout.write(`${formatProbe(report, p.max)}\n\n`);
+  if (report.leftovers.length) throw new RemoteError(`the probe left trial devices behind: ${report.leftovers.join(', ')}`, 'run owrt-ecmp probe-dials again to clean up, or reboot the router');
+  if (report.found < 1) {
+    throw new CapabilityError(`the ISP accepted no PPPoE session for this account (${report.stoppedBy})`, 'check the credentials and the line; owrt-ecmp probe-dials --verbose shows each trial');
+  }
+  s.log.step(`--dials auto: using ${report.found} dial(s)`);
+  return report.found;
+}
+
 export async function setupCommand(o: SetupOptions): Promise<number> {
   // everything that can be checked without the router is checked before connecting
-  resolveSettings({ ...o, dials: o.dials ?? '1', weights: o.dials ? o.weights : undefined });
+  const autoMax = checkAutoDials(o);
+  resolveSettings({ ...o, dials: autoMax ? '1' : (o.dials ?? '1'), weights: o.dials && !autoMax ? o.weights : undefined });
+  const probeOpts = autoMax ? probeOptions(autoMax, o) : undefined;
   const creds: Credentials = resolveCredentials(o, process.env);
   const rollbackTimeout = parseIntOption('--rollback-timeout', o.rollbackTimeout ?? '90', 30, 3600);
   const wait = parseIntOption('--wait', o.wait ?? '60', 0, 600);
@@ -207,6 +237,7 @@ export async function setupCommand(o: SetupOptions): Promise<number> {
     s.addSecrets([creds.password, creds.username].filter((x): x is string => Boolean(x)));
     s.log.step(`probing ${s.target.host}`);
     const facts = await probeRouter(await s.transport());
+    if (probeOpts) o = { ...o, dials: String(await dialsFromProbe(s, facts, o, probeOpts, creds)) };
     const settings = resolveSettings(o, readSettings(facts.config.owrtEcmp));
     const plan = planSetup(settings, facts, creds);
     s.addSecrets(plan.secrets);

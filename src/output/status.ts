@@ -28,7 +28,7 @@ export function formatStatus(r: StatusReport): string {
   const out: string[] = [];
   if (r.settings) {
     out.push(
-      `owrt-ecmp: ${r.settings.dials} dial(s) on ${r.settings.wan}, route mode ${r.routeMode}, ipv6 ${r.settings.ipv6}, ECMP metric ${r.settings.ecmpMetric}`,
+      `owrt-ecmp: ${r.settings.dials} dial(s) on ${r.settings.wan}, route mode ${r.routeMode}, balance ${r.settings.balance}, ipv6 ${r.settings.ipv6}, ECMP metric ${r.settings.ecmpMetric}`,
       '',
     );
     const rows = [['DIAL', 'INTERFACE', 'DEVICE', 'STATE', 'UPTIME', 'IPV4', 'V4', 'V6', 'W', 'RX', 'TX', 'LAST ERROR']];

@@ -131,6 +131,7 @@ export function checkCapabilities(facts: RouterFacts, s: Settings): Capabilities
 
   const wanMetric = checkMetrics(facts, s, add);
   checkMwan3(facts, add);
+  checkBalance(facts, s, add);
 
   const installingIp = problems.some((x) => x.pkg === 'ip-full');
   const routeMode = resolveRouteMode(s.routeMode, facts.kernel, {
@@ -176,6 +177,15 @@ function checkMwan3(facts: RouterFacts, add: AddProblem): void {
   add(
     `mwan3 is ${m.running ? 'running' : 'enabled'} on this router: its fwmark rules and marks would steer traffic around the ECMP route`,
     `use one balancer: stop and disable mwan3 first (/etc/init.d/mwan3 stop && /etc/init.d/mwan3 disable), or keep mwan3 and do not run owrt-ecmp`,
+  );
+}
+
+/** conn balancing is an nftables chain (numgen + conntrack mark); fw3 routers have no nft. */
+function checkBalance(facts: RouterFacts, s: Settings, add: AddProblem): void {
+  if (s.balance !== 'conn' || (facts.firewall === 'fw4' && facts.nft)) return;
+  add(
+    `--balance conn needs nftables (firewall4), this router runs ${facts.firewall ?? 'no known firewall'}${facts.nft ? '' : ' without nft'}`,
+    'use --balance hash (the default), or upgrade to OpenWrt 22.03+ (firewall4)',
   );
 }
 

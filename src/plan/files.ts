@@ -28,6 +28,7 @@ export function hotplugContext(s: Settings, dials: Dial[], routeMode: ResolvedRo
     metric: String(s.ecmpMetric),
     ipv6: s.ipv6,
     routeMode,
+    balance: s.balance,
     base: String(s.base),
   };
 }

@@ -1,5 +1,5 @@
 import { RemoteError } from '../errors.js';
-import { DEFAULT_SETTINGS, IPV6_MODES, ROUTE_MODES, type Settings } from '../settings.js';
+import { BALANCE_MODES, DEFAULT_SETTINGS, IPV6_MODES, ROUTE_MODES, type Settings } from '../settings.js';
 import { findSection, getOption, type UciPackage } from '../uci/parse.js';
 
 /**
@@ -18,6 +18,7 @@ export function settingsToOptions(s: Settings): Record<string, string | string[]
     ipv6: s.ipv6,
     hash_policy: String(s.hashPolicy),
     route_mode: s.routeMode,
+    balance: s.balance,
     ecmp_metric: String(s.ecmpMetric),
     metric_base: String(s.metricBase),
     base: String(s.base),
@@ -56,6 +57,7 @@ export function readSettings(pkg: UciPackage | null): Settings | undefined {
     routeMode: (ROUTE_MODES as readonly string[]).includes(routeMode)
       ? (routeMode as Settings['routeMode'])
       : DEFAULT_SETTINGS.routeMode,
+    balance: (BALANCE_MODES as readonly string[]).includes(str(pkg, 'balance') ?? '') ? (str(pkg, 'balance') as Settings['balance']) : DEFAULT_SETTINGS.balance,
     ecmpMetric: int(pkg, 'ecmp_metric', DEFAULT_SETTINGS.ecmpMetric),
     metricBase: int(pkg, 'metric_base', DEFAULT_SETTINGS.metricBase),
     base: int(pkg, 'base', DEFAULT_SETTINGS.base),
