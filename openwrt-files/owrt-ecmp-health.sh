@@ -10,9 +10,9 @@
 #   session is left alone). Two looks in a row with traffic put it back.
 # * refused by the ISP (ubus error AUTH_TOPEER_FAILED): ifdown, so netifd stops retrying
 #   every few seconds on the shared account, and ifup again after 10 s, 20 s, 40 s ... 600 s.
-# * down (not connecting) for longer than a bound while another dial is up: ifup for that
-#   dial only, again after the bound doubled each time (at most 600 s). A dial an admin
-#   took down (netifd's autostart off) is left down.
+# * down (not connecting) for longer than a bound (20 s) while another dial is up: ifup for
+#   that dial only; while it stays down, again after 40 s, 80 s ... at most 600 s. A dial an
+#   admin took down (netifd's autostart off) is left down.
 #
 # Healthy and up dials are never ifup'ed or ifdown'ed. Cost per second: reads from /sys,
 # one sleep, a ping per dial that was quiet; one ubus dump + jsonfilter every
@@ -34,13 +34,15 @@ HM_REFUSED_CODES=${OWRT_ECMP_HEALTH_REFUSED_CODES:-AUTH_TOPEER_FAILED}
 _hm_var() { eval "printf '%s' \"\${$1:-}\""; }
 _hm_set() { eval "$1=\$2"; }
 
-# Whole seconds since boot: monotonic, and read without starting a process.
+# Centiseconds since boot: monotonic, and read without starting a process
+# ("1${frac} - 100" keeps a leading 0 from being read as octal).
 _hm_now() {
 	read -r _hm_up _ </proc/uptime
-	HM_NOW=${_hm_up%%.*}
+	HM_NOW=$((${_hm_up%%.*} * 100 + 1${_hm_up#*.} - 100))
 }
 
-_hm_epoch() { echo $((HM_BOOT + $1)); }
+# centiseconds since boot → Unix time
+_hm_epoch() { echo $((HM_BOOT + $1 / 100)); }
 
 # One ubus dump, one jsonfilter: MU_k up, MP_k pending, MS_k autostart, MD_k device,
 # MT_k PPP peer, ME_k error codes.
@@ -130,7 +132,7 @@ _hm_backoff() {
 	if [ -z "$_b" ]; then _b=$2; else _b=$((_b * 2)); fi
 	[ "$_b" -gt "$HM_BACKOFF_MAX" ] && _b=$HM_BACKOFF_MAX
 	_hm_set "BO_$1" "$_b"
-	_hm_set "RU_$1" $((HM_NOW + _b))
+	_hm_set "RU_$1" $((HM_NOW + _b * 100))
 }
 
 # A dial that is not up: $1 k, $2 iface. Refused → ifdown + backoff; down too long
@@ -178,18 +180,19 @@ _hm_check_dead() {
 	[ "$(_hm_var "MS_$_k")" = 0 ] && return 0 # an admin took it down (ifdown clears autostart)
 	[ "$HM_ANY_UP" = 1 ] || return 0          # total outage: netifd's own retries are enough
 	_next=$(_hm_var "RU_$_k")
-	[ -n "$_next" ] || _next=$((_dn + HM_DOWN_BOUND))
+	[ -n "$_next" ] || _next=$((_dn + HM_DOWN_BOUND * 100))
 	[ "$HM_NOW" -ge "$_next" ] || return 0
-	_hm_backoff "$_k" "$HM_DOWN_BOUND"
+	_hm_backoff "$_k" $((HM_DOWN_BOUND * 2))
 	HM_CHANGED=1
-	owrt_ecmp_log notice "dial $2 down for $((HM_NOW - _dn)) s while others are up: ifup $2 (next try in $(_hm_var "BO_$_k") s)"
+	owrt_ecmp_log notice "dial $2 down for $(((HM_NOW - _dn) / 100)) s while others are up: ifup $2 (next try in $(_hm_var "BO_$_k") s)"
 	ifup "$2"
 }
 
 _hm_tick() {
 	_hm_now
 	sleep 1 &
-	if [ -z "$HM_LAST_DUMP" ] || [ $((HM_NOW - HM_LAST_DUMP)) -ge "$HM_DUMP_EVERY" ]; then _hm_read_ubus; fi
+	# (a tick lasts a little over 1 s: 20 cs of slack keep "every 1 s" at every tick)
+	if [ -z "$HM_LAST_DUMP" ] || [ $((HM_NOW - HM_LAST_DUMP)) -ge $((HM_DUMP_EVERY * 100 - 20)) ]; then _hm_read_ubus; fi
 	HM_ANY_UP=0
 	for _spec in $OWRT_ECMP_DIALS; do
 		_k=${_spec#*:}
@@ -231,7 +234,7 @@ owrt_ecmp_health_main() {
 	[ -n "${OWRT_ECMP_HEALTH_TARGET+set}" ] || OWRT_ECMP_HEALTH_TARGET=$(uci -q get owrt_ecmp.main.health_target)
 	_hm_now
 	HM_START=$HM_NOW
-	HM_BOOT=$(($(date +%s) - HM_NOW))
+	HM_BOOT=$(($(date +%s) - HM_NOW / 100))
 	HM_LAST_DUMP=""
 	# a monitor that died left its marks: the first tick rewrites them and rebuilds
 	HM_CHANGED=1
