@@ -18,7 +18,8 @@ const USAGE = `usage: npm run lab -- <verb> [args]
   fault isp-hangup IFACE|N|all           ISP ends a session (PADT)
   fault isp-limit N|off                  ISP refuses authentication beyond N sessions
   fault isp-rate MBIT|off                shaping for sessions set up from now on
-  fault cut-ssh                          kill all SSH sessions of the router`;
+  fault cut-ssh                          kill all SSH sessions of the router
+  fault silence IFACE|N|all on|off       ISP stops passing IP on a session (no hangup, LCP answered)`;
 
 function flags(argv) {
   const rest = [], opts = {};
