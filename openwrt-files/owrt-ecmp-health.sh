@@ -88,7 +88,7 @@ _hm_state() {
 	_hm_set "HS_$1" "$2"
 	_hm_set "HT_$1" "$HM_NOW"
 	HM_CHANGED=1
-	[ -n "$3" ] && owrt_ecmp_log notice "$3"
+	[ -n "$3" ] && owrt_ecmp_log notice "monitor: $3"
 }
 
 # An up dial: $1 k, $2 iface, $3 device. Passive first (bytes received since the
@@ -152,7 +152,7 @@ _hm_check_down() {
 		_hm_set "RR_$_k" "$_err"
 		HM_CHANGED=1
 		_hm_state "$_k" refused ""
-		owrt_ecmp_log warn "dial $2 refused by the ISP ($_err): ifdown, next try in $(_hm_var "BO_$_k") s"
+		owrt_ecmp_log warn "monitor: dial $2 refused by the ISP ($_err): ifdown, next try in $(_hm_var "BO_$_k") s"
 		ifdown "$2"
 		return 0
 	fi
@@ -160,7 +160,7 @@ _hm_check_down() {
 		[ -n "$_until" ] && [ "$HM_NOW" -ge "$_until" ] || return 0
 		_hm_set "RU_$_k" ""
 		HM_CHANGED=1
-		owrt_ecmp_log notice "dial $2: backoff over, ifup"
+		owrt_ecmp_log notice "monitor: dial $2: backoff over, ifup"
 		ifup "$2"
 		return 0
 	fi
@@ -184,7 +184,7 @@ _hm_check_dead() {
 	[ "$HM_NOW" -ge "$_next" ] || return 0
 	_hm_backoff "$_k" $((HM_DOWN_BOUND * 2))
 	HM_CHANGED=1
-	owrt_ecmp_log notice "dial $2 down for $(((HM_NOW - _dn) / 100)) s while others are up: ifup $2 (next try in $(_hm_var "BO_$_k") s)"
+	owrt_ecmp_log notice "monitor: dial $2 down for $(((HM_NOW - _dn) / 100)) s while others are up: ifup $2 (next try in $(_hm_var "BO_$_k") s)"
 	ifup "$2"
 }
 
@@ -220,7 +220,7 @@ _hm_tick() {
 _hm_stop() {
 	rm -f "$OWRT_ECMP_HEALTH" "$OWRT_ECMP_HEALTH.tmp" "$HM_DUMP"
 	owrt_ecmp_rebuild "health monitor stopped"
-	owrt_ecmp_log notice "health monitor stopped"
+	owrt_ecmp_log notice "monitor: stopped"
 	exit 0
 }
 
@@ -240,7 +240,7 @@ owrt_ecmp_health_main() {
 	HM_CHANGED=1
 	HM_ROUTES=" start"
 	trap _hm_stop TERM INT
-	owrt_ecmp_log notice "health monitor started (probe target: ${OWRT_ECMP_HEALTH_TARGET:-the PPP peer of each dial})"
+	owrt_ecmp_log notice "monitor: started (probe target: ${OWRT_ECMP_HEALTH_TARGET:-the PPP peer of each dial})"
 	_hm_n=0
 	while [ "$HM_TICKS" = 0 ] || [ "$_hm_n" -lt "$HM_TICKS" ]; do
 		_hm_tick

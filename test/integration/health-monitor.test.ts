@@ -130,6 +130,6 @@ describe.skipIf(!canRunNetns)('dial monitor (health.sh) on real routes', () => {
     h.stop();
     expect(h.ecmpDevs()).toEqual(ALL);
     expect(h.healthLines().size).toBe(0);
-    expect(h.sh(`cat ${h.logFile}`)).toMatch(/health monitor stopped/);
+    expect(h.sh(`cat ${h.logFile}`)).toMatch(/monitor: stopped/);
   });
 });
