@@ -31,8 +31,24 @@ HM_DUMP_EVERY=${OWRT_ECMP_HEALTH_DUMP_EVERY:-2}
 HM_TICKS=${OWRT_ECMP_HEALTH_TICKS:-0}
 HM_REFUSED_CODES=${OWRT_ECMP_HEALTH_REFUSED_CODES:-AUTH_TOPEER_FAILED}
 
-_hm_var() { eval "printf '%s' \"\${$1:-}\""; }
-_hm_set() { eval "$1=\$2"; }
+# Per-dial state lives in <NAME>_<k> variables; a check loads dial k's into fixed names
+# (_HS state, _HT since, _RX rx_bytes, _BAD/_OK looks in a row, _BO backoff s, _RU retry
+# at, _RR reason, _DN down since; from ubus _MU _MP _MS _MD _MT _ME) and saves them back:
+# one eval each way instead of a forked $(...) per variable.
+HM_FIELDS="HS HT RX BAD OK BO RU RR DN"
+HM_UBUS="MU MP MS MD MT ME"
+
+_hm_load() {
+	_l=""
+	for _f in $HM_FIELDS $HM_UBUS; do _l="$_l _$_f=\${${_f}_$1:-};"; done
+	eval "$_l"
+}
+
+_hm_save() {
+	_l=""
+	for _f in $HM_FIELDS; do _l="$_l ${_f}_$1=\$_$_f;"; done
+	eval "$_l"
+}
 
 # Centiseconds since boot: monotonic, and read without starting a process
 # ("1${frac} - 100" keeps a leading 0 from being read as octal).
@@ -41,8 +57,10 @@ _hm_now() {
 	HM_NOW=$((${_hm_up%%.*} * 100 + 1${_hm_up#*.} - 100))
 }
 
-# centiseconds since boot → Unix time
-_hm_epoch() { echo $((HM_BOOT + $1 / 100)); }
+# centiseconds since boot → Unix time ("-" for none)
+_hm_epoch() {
+	if [ -n "$1" ]; then echo $((HM_BOOT + $1 / 100)); else echo -; fi
+}
 
 # One ubus dump, one jsonfilter: MU_k up, MP_k pending, MS_k autostart, MD_k device,
 # MT_k PPP peer, ME_k error codes.
@@ -64,128 +82,109 @@ _hm_read_ubus() {
 	HM_LAST_DUMP=$HM_NOW
 }
 
-# The run-time file the library reads (_owrt_ecmp_health_sick): a monitor line, then
+# The run-time file the library reads (_owrt_ecmp_collect_healthy): a monitor line, then
 # "<iface> <state> <since epoch> <until epoch|-> <reason|->" per dial. Written whole and
 # renamed, so a reader never sees half of it.
 _hm_write() {
 	{
 		echo "monitor $$ $(_hm_epoch "$HM_START") ${OWRT_ECMP_HEALTH_TARGET:-peer}"
 		for _spec in $OWRT_ECMP_DIALS; do
-			_if=${_spec%%:*}
 			_k=${_spec#*:}
-			_k=${_k%%:*}
-			_until=$(_hm_var "RU_$_k")
-			[ -n "$_until" ] && _until=$(_hm_epoch "$_until")
-			_r=$(_hm_var "RR_$_k")
-			echo "$_if $(_hm_var "HS_$_k") $(_hm_epoch "$(_hm_var "HT_$_k")") ${_until:--} ${_r:--}"
+			_hm_load "${_k%%:*}"
+			echo "${_spec%%:*} ${_HS:-unknown} $(_hm_epoch "$_HT") $(_hm_epoch "$_RU") ${_RR:--}"
 		done
 	} >"$OWRT_ECMP_HEALTH.tmp" && mv -f "$OWRT_ECMP_HEALTH.tmp" "$OWRT_ECMP_HEALTH"
 }
 
-# $1 k, $2 new state, $3 log message
+# $1 new state, $2 log message; fails when the state is unchanged
 _hm_state() {
-	[ "$(_hm_var "HS_$1")" = "$2" ] && return 1
-	_hm_set "HS_$1" "$2"
-	_hm_set "HT_$1" "$HM_NOW"
+	[ "$_HS" = "$1" ] && return 1
+	_HS=$1
+	_HT=$HM_NOW
 	HM_CHANGED=1
-	[ -n "$3" ] && owrt_ecmp_log notice "monitor: $3"
-}
-
-# An up dial: $1 k, $2 iface, $3 device. Passive first (bytes received since the
-# last look); a quiet dial gets one probe whose answer shows up as bytes next time.
-_hm_check_up() {
-	_k=$1
-	_rx=""
-	read -r _rx <"/sys/class/net/$3/statistics/rx_bytes" 2>/dev/null
-	[ -n "$_rx" ] || { HM_LAST_DUMP=""; return 0; } # device gone: look at ubus next tick
-	_last=$(_hm_var "RX_$_k")
-	_hm_set "RX_$_k" "$_rx"
-	_hm_set "DN_$_k" ""
-	_hm_set "BO_$_k" ""
-	_hm_set "RU_$_k" ""
-	_hm_set "RR_$_k" ""
-	case $(_hm_var "HS_$_k") in healthy | unhealthy) ;; *) _hm_state "$_k" healthy "dial $2 ($3) is up" ;; esac
-	if [ -n "$_last" ] && [ "$_rx" = "$_last" ]; then
-		_hm_set "OK_$_k" 0
-		_bad=$(($(_hm_var "BAD_$_k") + 1))
-		_hm_set "BAD_$_k" "$_bad"
-		[ "$_bad" -ge 2 ] && _hm_state "$_k" unhealthy \
-			"dial $2 ($3) is silent: nothing received for 2 s and no probe answered; out of the ECMP set (the PPP session stays)" &&
-			HM_ROUTES="$HM_ROUTES $2"
-	else
-		_hm_set "BAD_$_k" 0
-		_ok=$(($(_hm_var "OK_$_k") + 1))
-		_hm_set "OK_$_k" "$_ok"
-		[ "$_ok" -ge 2 ] && [ "$(_hm_var "HS_$_k")" = unhealthy ] &&
-			_hm_state "$_k" healthy "dial $2 ($3) passes traffic again; back in the ECMP set" &&
-			HM_ROUTES="$HM_ROUTES $2"
-		[ "$(_hm_var "HS_$_k")" = healthy ] && return 0
-	fi
-	_t=${OWRT_ECMP_HEALTH_TARGET:-$(_hm_var "MT_$_k")}
-	[ -n "$_t" ] && ping -c 1 -W 1 -I "$3" "$_t" >/dev/null 2>&1 &
+	[ -n "$2" ] && owrt_ecmp_log notice "monitor: $2"
 	return 0
 }
 
-# $1 k → next backoff: $2 (first) doubling to HM_BACKOFF_MAX
-_hm_backoff() {
-	_b=$(_hm_var "BO_$1")
-	if [ -z "$_b" ]; then _b=$2; else _b=$((_b * 2)); fi
-	[ "$_b" -gt "$HM_BACKOFF_MAX" ] && _b=$HM_BACKOFF_MAX
-	_hm_set "BO_$1" "$_b"
-	_hm_set "RU_$1" $((HM_NOW + _b * 100))
+# An up dial: $1 iface, $2 device. Passive first (bytes received since the last
+# look); a quiet dial gets one probe whose answer shows up as bytes next time.
+_hm_check_up() {
+	_rx=""
+	read -r _rx <"/sys/class/net/$2/statistics/rx_bytes" 2>/dev/null
+	[ -n "$_rx" ] || { HM_LAST_DUMP=""; return 0; } # device gone: look at ubus next tick
+	_last=$_RX
+	_RX=$_rx
+	_DN="" _BO="" _RU="" _RR=""
+	case $_HS in healthy | unhealthy) ;; *) _hm_state healthy "dial $1 ($2) is up" ;; esac
+	if [ -n "$_last" ] && [ "$_rx" = "$_last" ]; then
+		_OK=0
+		_BAD=$((${_BAD:-0} + 1))
+		[ "$_BAD" -ge 2 ] && _hm_state unhealthy \
+			"dial $1 ($2) is silent: nothing received for 2 s and no probe answered; out of the ECMP set (the PPP session stays)" &&
+			HM_ROUTES="$HM_ROUTES $1"
+	else
+		_BAD=0
+		_OK=$((${_OK:-0} + 1))
+		[ "$_OK" -ge 2 ] && [ "$_HS" = unhealthy ] &&
+			_hm_state healthy "dial $1 ($2) passes traffic again; back in the ECMP set" &&
+			HM_ROUTES="$HM_ROUTES $1"
+		[ "$_HS" = healthy ] && return 0
+	fi
+	_t=${OWRT_ECMP_HEALTH_TARGET:-$_MT}
+	[ -n "$_t" ] && ping -c 1 -W 1 -I "$2" "$_t" >/dev/null 2>&1 &
+	return 0
 }
 
-# A dial that is not up: $1 k, $2 iface. Refused → ifdown + backoff; down too long
-# while another dial is up → ifup for it alone.
+# Next backoff: $1 (first) doubling to HM_BACKOFF_MAX, and the time of the next try.
+_hm_backoff() {
+	if [ -z "$_BO" ]; then _BO=$1; else _BO=$((_BO * 2)); fi
+	[ "$_BO" -gt "$HM_BACKOFF_MAX" ] && _BO=$HM_BACKOFF_MAX
+	_RU=$((HM_NOW + _BO * 100))
+}
+
+# A dial that is not up: $1 iface. Refused → ifdown + backoff; down too long while
+# another dial is up → ifup for it alone.
 _hm_check_down() {
-	_k=$1
-	_hm_set "RX_$_k" ""
-	_hm_set "BAD_$_k" 0
-	_hm_set "OK_$_k" 0
+	_RX="" _BAD=0 _OK=0
 	_err=""
-	for _c in $(_hm_var "ME_$_k"); do
+	for _c in $_ME; do
 		case " $HM_REFUSED_CODES " in *" $_c "*) _err=$_c ;; esac
 	done
-	_until=$(_hm_var "RU_$_k")
-	if [ -n "$_err" ] && { [ "$(_hm_var "HS_$_k")" != refused ] || [ -z "$_until" ]; }; then
-		_hm_backoff "$_k" "$HM_BACKOFF_MIN"
-		_hm_set "RR_$_k" "$_err"
+	if [ -n "$_err" ] && { [ "$_HS" != refused ] || [ -z "$_RU" ]; }; then
+		_hm_backoff "$HM_BACKOFF_MIN"
+		_RR=$_err
 		HM_CHANGED=1
-		_hm_state "$_k" refused ""
-		owrt_ecmp_log warn "monitor: dial $2 refused by the ISP ($_err): ifdown, next try in $(_hm_var "BO_$_k") s"
-		ifdown "$2"
+		_hm_state refused ""
+		owrt_ecmp_log warn "monitor: dial $1 refused by the ISP ($_err): ifdown, next try in $_BO s"
+		ifdown "$1"
 		return 0
 	fi
-	if [ "$(_hm_var "HS_$_k")" = refused ]; then
-		[ -n "$_until" ] && [ "$HM_NOW" -ge "$_until" ] || return 0
-		_hm_set "RU_$_k" ""
+	if [ "$_HS" = refused ]; then
+		[ -n "$_RU" ] && [ "$HM_NOW" -ge "$_RU" ] || return 0
+		_RU=""
 		HM_CHANGED=1
-		owrt_ecmp_log notice "monitor: dial $2: backoff over, ifup"
-		ifup "$2"
+		owrt_ecmp_log notice "monitor: dial $1: backoff over, ifup"
+		ifup "$1"
 		return 0
 	fi
-	_hm_check_dead "$_k" "$2"
+	_hm_check_dead "$1"
 }
 
-# Down and not connecting: $1 k, $2 iface
+# Down and not connecting: $1 iface
 _hm_check_dead() {
-	_k=$1
-	_dn=$(_hm_var "DN_$_k")
-	if [ -z "$_dn" ]; then
-		_hm_set "DN_$_k" "$HM_NOW"
-		_hm_state "$_k" down "dial $2 is down"
+	if [ -z "$_DN" ]; then
+		_DN=$HM_NOW
+		_hm_state down "dial $1 is down"
 		return 0
 	fi
-	[ "$(_hm_var "MP_$_k")" = 1 ] && return 0 # netifd is connecting it
-	[ "$(_hm_var "MS_$_k")" = 0 ] && return 0 # an admin took it down (ifdown clears autostart)
-	[ "$HM_ANY_UP" = 1 ] || return 0          # total outage: netifd's own retries are enough
-	_next=$(_hm_var "RU_$_k")
-	[ -n "$_next" ] || _next=$((_dn + HM_DOWN_BOUND * 100))
-	[ "$HM_NOW" -ge "$_next" ] || return 0
-	_hm_backoff "$_k" $((HM_DOWN_BOUND * 2))
+	[ "$_MP" = 1 ] && return 0         # netifd is connecting it
+	[ "$_MS" = 0 ] && return 0         # an admin took it down (ifdown clears autostart)
+	[ "$HM_ANY_UP" = 1 ] || return 0   # total outage: netifd's own retries are enough
+	[ "$HM_NOW" -ge "${_RU:-$((_DN + HM_DOWN_BOUND * 100))}" ] || return 0
+	_hm_backoff $((HM_DOWN_BOUND * 2))
 	HM_CHANGED=1
-	owrt_ecmp_log notice "monitor: dial $2 down for $(((HM_NOW - _dn) / 100)) s while others are up: ifup $2 (next try in $(_hm_var "BO_$_k") s)"
-	ifup "$2"
+	owrt_ecmp_log notice "monitor: dial $1 down for $(((HM_NOW - _DN) / 100)) s while others are up: ifup $1 (next try in $_BO s)"
+	ifup "$1"
 }
 
 _hm_tick() {
@@ -196,17 +195,18 @@ _hm_tick() {
 	HM_ANY_UP=0
 	for _spec in $OWRT_ECMP_DIALS; do
 		_k=${_spec#*:}
-		[ "$(_hm_var "MU_${_k%%:*}")" = 1 ] && HM_ANY_UP=1
+		eval "[ \"\${MU_${_k%%:*}:-}\" = 1 ]" && HM_ANY_UP=1
 	done
 	for _spec in $OWRT_ECMP_DIALS; do
 		_k=${_spec#*:}
 		_k=${_k%%:*}
-		_dev=$(_hm_var "MD_$_k")
-		if [ "$(_hm_var "MU_$_k")" = 1 ] && [ -n "$_dev" ]; then
-			_hm_check_up "$_k" "${_spec%%:*}" "$_dev"
+		_hm_load "$_k"
+		if [ "$_MU" = 1 ] && [ -n "$_MD" ]; then
+			_hm_check_up "${_spec%%:*}" "$_MD"
 		else
-			_hm_check_down "$_k" "${_spec%%:*}"
+			_hm_check_down "${_spec%%:*}"
 		fi
+		_hm_save "$_k"
 	done
 	# the file first: the rebuild reads it
 	[ -n "$HM_CHANGED" ] && _hm_write
