@@ -29,6 +29,8 @@ if [ -f "$OWRT_ECMP_LIBDIR/owrt-ecmp-pin.sh" ]; then
 else
 	logger -t owrt-ecmp -p daemon.err "$OWRT_ECMP_LIBDIR/owrt-ecmp-pin.sh is missing: run 'owrt-ecmp hotplug' from your workstation"
 fi
+# written by the dial monitor (health.sh): dials found silent stay out of the set
+OWRT_ECMP_HEALTH=${OWRT_ECMP_HEALTH:-/var/run/owrt-ecmp.health}
 
 owrt_ecmp_log() {
 	logger -t owrt-ecmp -p "daemon.$1" -- "$2"
@@ -84,6 +86,7 @@ _owrt_ecmp_collect() {
 		_k=${_rest%%:*}
 		_w=${_rest#*:}
 		[ "$(_owrt_ecmp_var "U_$_k")" = 1 ] || continue
+		case $_owrt_ecmp_sick in *" ${_spec%%:*} "*) continue ;; esac
 		_dev=$(_owrt_ecmp_var "D_$_k")
 		# netifd says up, but the ppp device must exist or the kernel refuses the nexthop
 		if [ -z "$_dev" ] || [ ! -d "/sys/class/net/$_dev" ]; then continue; fi
@@ -97,6 +100,16 @@ _owrt_ecmp_collect() {
 			[ -n "$_gw" ] && UP6="$UP6 $_dev:$_k:$_w:$_gw"
 		fi
 	done
+}
+
+# Interfaces the monitor marked unhealthy (" a b "), then the usable members. When
+# every up dial is silent, none is left out: an ECMP route over silent dials is no
+# worse than none, and a probe target that stopped answering must not cut everything.
+_owrt_ecmp_collect_healthy() {
+	_owrt_ecmp_sick=" $(awk '$2 == "unhealthy" { printf "%s ", $1 }' "$OWRT_ECMP_HEALTH" 2>/dev/null)"
+	_owrt_ecmp_collect
+	[ -z "$UP4" ] && [ "$_owrt_ecmp_sick" != " " ] && _owrt_ecmp_sick=" " && _owrt_ecmp_collect
+	return 0
 }
 
 _owrt_ecmp_count() {
@@ -226,7 +239,7 @@ owrt_ecmp_rebuild() {
 	_why=$1
 	lock "$OWRT_ECMP_LOCK"
 	_owrt_ecmp_read_state
-	_owrt_ecmp_collect
+	_owrt_ecmp_collect_healthy
 	_kind=$(_owrt_ecmp_ip_kind)
 	_sig="$_kind|$OWRT_ECMP_ROUTE_MODE|$OWRT_ECMP_METRIC|4:$UP4|6:$UP6|r:$RULES|b:${OWRT_ECMP_BALANCE:-hash}"
 	if [ "$_sig" = "$(cat "$OWRT_ECMP_STATE" 2>/dev/null)" ] && _owrt_ecmp_kernel_ok "$_kind"; then

@@ -24,6 +24,8 @@ export interface RawSetupOptions {
   balance?: string;
   ecmpMetric?: string;
   metricBase?: string;
+  health?: string;
+  healthTarget?: string;
   username?: string;
   passwordFile?: string;
 }
@@ -117,7 +119,18 @@ export function resolveSettings(raw: RawSetupOptions, stored?: Settings): Settin
       `--ecmp-metric ${ecmpMetric} must be lower than every dial metric (from --metric-base ${metricBase} + 1)`,
     );
   }
-  return { ...base, wan, prefix, dials, weights, ipv6, hashPolicy, routeMode, balance, ecmpMetric, metricBase };
+  const health = raw.health !== undefined ? parseChoice('--health', raw.health, ['on', 'off'] as const) === 'on' : base.health;
+  const healthTarget = raw.healthTarget !== undefined ? parseHealthTarget(raw.healthTarget) : base.healthTarget;
+  return { ...base, wan, prefix, dials, weights, ipv6, hashPolicy, routeMode, balance, ecmpMetric, metricBase, health, healthTarget };
+}
+
+/** `peer` (the default: each dial's PPP peer) or one IPv4 address, probed with BusyBox ping -I <dev>. */
+export function parseHealthTarget(raw: string): string {
+  const t = raw.trim();
+  if (t === 'peer') return '';
+  const parts = t.split('.');
+  if (parts.length === 4 && parts.every((p) => /^(0|[1-9][0-9]{0,2})$/.test(p) && Number(p) <= 255)) return t;
+  throw new UsageError(`--health-target must be "peer" or an IPv4 address, got ${JSON.stringify(raw)}`);
 }
 
 /** A secret or name typed by a person: one line, no control characters that UCI cannot hold. */

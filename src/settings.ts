@@ -30,6 +30,10 @@ export interface Settings {
   metricBase: number;
   /** Base of nexthop ids, rule priorities and routing tables owned by the tool. */
   base: number;
+  /** The dial monitor (health.sh under procd): silent dials out of the set, dead ones redialled. */
+  health: boolean;
+  /** IPv4 address probed through every dial; '' = each dial's PPP peer. */
+  healthTarget: string;
 }
 
 export const MAX_DIALS = 64;
@@ -44,6 +48,8 @@ export const DEFAULT_SETTINGS: Omit<Settings, 'dials' | 'weights'> = {
   ecmpMetric: 10,
   metricBase: 40,
   base: 3000,
+  health: true,
+  healthTarget: '',
 };
 
 /** Interface name of dial k (1-based). */

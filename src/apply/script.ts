@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import { ROUTER_PATHS } from '../paths.js';
+import { ROUTER_PATHS, SERVICE_LINK } from '../paths.js';
 import type { ResolvedRouteMode } from '../plan/capabilities.js';
 import type { Dial } from '../plan/dials.js';
 import { hotplugContext } from '../plan/files.js';
@@ -65,6 +65,11 @@ export function renderApply(a: ApplyInput): string {
     sysctls: [...c.sysctls].map(([k, value]) => ({ proc: `/proc/sys/net/${k}`, value })),
     touchesNetwork: c.touchesNetwork,
     retry: (a.retry ?? []).map((d) => ({ iface: d.iface, l2: d.l2 })),
+    service: ROUTER_PATHS.service,
+    serviceLink: SERVICE_LINK,
+    // the monitor runs whenever the routes are rebuilt by an apply, and goes with a teardown
+    serviceStart: a.after === 'rebuild',
+    serviceStop: a.before === 'flush',
     routesBefore: routesSnippet(a.before, a.settings, a.dials, a.routeMode),
     routesNow: routesSnippet(a.after, a.settings, a.dials, a.routeMode),
     routesFlush: routesSnippet('flush', a.settings, a.dials, a.routeMode),

@@ -14,7 +14,7 @@ import type { Settings } from '../settings.js';
 import { probeRouter, type RouterFacts } from '../probe/index.js';
 import { render } from '../render/env.js';
 import { runScript } from '../remote/run.js';
-import { ROUTER_PATHS } from '../paths.js';
+import { HEALTH_FILE, ROUTER_PATHS, SERVICE_LINK } from '../paths.js';
 import { buildStatus, type StatusReport } from '../report/status.js';
 import { parseIntOption } from '../options.js';
 import { type GlobalOptions, type Session, withSession } from './session.js';
@@ -58,7 +58,7 @@ export function checkIdle(facts: RouterFacts): void {
 }
 
 export function statusScript(): string {
-  return render('status.sh', { hotplug: ROUTER_PATHS.hotplug, library: ROUTER_PATHS.library });
+  return render('status.sh', { hotplug: ROUTER_PATHS.hotplug, library: ROUTER_PATHS.library, healthFile: HEALTH_FILE, serviceLink: SERVICE_LINK });
 }
 
 export interface ApplyJob {

@@ -1,3 +1,4 @@
+import { healthLabel } from '../report/health.js';
 import type { StatusReport } from '../report/status.js';
 
 function bytes(n: number | null): string {
@@ -31,7 +32,7 @@ export function formatStatus(r: StatusReport): string {
       `owrt-ecmp: ${r.settings.dials} dial(s) on ${r.settings.wan}, route mode ${r.routeMode}, balance ${r.settings.balance}, ipv6 ${r.settings.ipv6}, ECMP metric ${r.settings.ecmpMetric}`,
       '',
     );
-    const rows = [['DIAL', 'INTERFACE', 'DEVICE', 'STATE', 'UPTIME', 'IPV4', 'V4', 'V6', 'W', 'RX', 'TX', 'LAST ERROR']];
+    const rows = [['DIAL', 'INTERFACE', 'DEVICE', 'STATE', 'UPTIME', 'IPV4', 'V4', 'V6', 'W', 'RX', 'TX', 'HEALTH', 'LAST ERROR']];
     for (const d of r.dials) {
       rows.push([
         String(d.dial),
@@ -45,6 +46,7 @@ export function formatStatus(r: StatusReport): string {
         String(d.weight),
         bytes(d.rxBytes),
         bytes(d.txBytes),
+        healthLabel(d.health),
         d.lastError ?? '',
       ]);
     }
@@ -56,6 +58,10 @@ export function formatStatus(r: StatusReport): string {
   out.push(`IPv6 ECMP nexthops: ${nh(r.ecmp.ipv6)}${r.ecmp.nhid6 ? ` (group ${r.ecmp.nhid6})` : ''}`);
   out.push(
     `hash policy: ipv4 ${r.sysctl['ipv4/fib_multipath_hash_policy'] ?? '?'}, ipv6 ${r.sysctl['ipv6/fib_multipath_hash_policy'] ?? '?'}, use_neigh ${r.sysctl['ipv4/fib_multipath_use_neigh'] ?? '?'}`,
+  );
+  const m = r.monitor;
+  out.push(
+    `dial monitor: ${m.running ? `running, probe target ${m.target ?? '?'}` : m.enabled ? 'NOT RUNNING' : 'off (--health off)'}${m.enabled && !m.bootEnabled ? ', not enabled at boot' : ''}`,
   );
   out.push(`hotplug script: ${r.hotplug.installed ? (r.hotplug.matches ? 'installed, up to date' : 'installed, OUT OF DATE') : 'MISSING'}`);
   out.push('', r.healthy ? 'healthy' : `unhealthy:\n${r.problems.map((p) => `  - ${p}`).join('\n')}`);

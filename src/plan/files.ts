@@ -48,6 +48,8 @@ export function desiredFiles(s: Settings, dials: Dial[], routeMode: ResolvedRout
     { path: ROUTER_PATHS.pinLibrary, content: openwrtFile('owrt-ecmp-pin.sh'), mode: '0644' },
     { path: ROUTER_PATHS.hotplug, content: renderHotplug(s, dials, routeMode), mode: '0644' },
     { path: ROUTER_PATHS.sysctl, content: renderSysctl(s), mode: '0644' },
+    { path: ROUTER_PATHS.monitor, content: openwrtFile('owrt-ecmp-health.sh'), mode: '0644' },
+    { path: ROUTER_PATHS.service, content: openwrtFile('owrt-ecmp.init'), mode: '0755' },
   ];
 }
 

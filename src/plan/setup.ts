@@ -1,5 +1,5 @@
 import type { RouterFacts } from '../probe/facts.js';
-import { ROUTER_FILES } from '../paths.js';
+import { SYSUPGRADE_FILES } from '../paths.js';
 import type { Credentials } from '../options.js';
 import type { Settings } from '../settings.js';
 import type { UciOp } from '../uci/batch.js';
@@ -172,7 +172,7 @@ export function planSetup(s: Settings, facts: RouterFacts, creds: Credentials): 
   const files = desiredFiles(s, dials, caps.routeMode).filter((f) => facts.files.get(f.path) !== sha256(f.content));
   const sysctls = new Map([...desiredSysctls(s)].filter(([k, v]) => facts.sysctl.get(k) !== v));
   const present = new Set(facts.sysupgradeConf.map((l) => l.trim()));
-  const sysupgradeAdd = ROUTER_FILES.filter((p) => !present.has(p));
+  const sysupgradeAdd = SYSUPGRADE_FILES.filter((p) => !present.has(p));
   const touchesNetwork = ops.some((o) => o.config === 'network' || o.config === 'firewall');
   const secrets = [creds.password, wan ? getOption(wan, 'password') : undefined].filter(
     (x): x is string => typeof x === 'string' && x.length > 0,

@@ -22,6 +22,8 @@ export function settingsToOptions(s: Settings): Record<string, string | string[]
     ecmp_metric: String(s.ecmpMetric),
     metric_base: String(s.metricBase),
     base: String(s.base),
+    health: s.health ? '1' : '0',
+    ...(s.healthTarget ? { health_target: s.healthTarget } : {}),
   };
 }
 
@@ -61,6 +63,8 @@ export function readSettings(pkg: UciPackage | null): Settings | undefined {
     ecmpMetric: int(pkg, 'ecmp_metric', DEFAULT_SETTINGS.ecmpMetric),
     metricBase: int(pkg, 'metric_base', DEFAULT_SETTINGS.metricBase),
     base: int(pkg, 'base', DEFAULT_SETTINGS.base),
+    health: str(pkg, 'health') !== '0',
+    healthTarget: str(pkg, 'health_target') ?? DEFAULT_SETTINGS.healthTarget,
   };
 }
 

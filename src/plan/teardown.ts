@@ -1,5 +1,5 @@
 import type { RouterFacts } from '../probe/facts.js';
-import { ROUTER_FILES } from '../paths.js';
+import { ROUTER_FILES, SYSUPGRADE_FILES } from '../paths.js';
 import type { Settings } from '../settings.js';
 import type { UciOp } from '../uci/batch.js';
 import { findSection, getOption, sectionsOfType } from '../uci/parse.js';
@@ -67,7 +67,7 @@ export function planTeardown(facts: RouterFacts): TeardownPlan {
       removeFiles,
       sysctls,
       sysupgradeAdd: [],
-      sysupgradeRemove: ROUTER_FILES.filter((p) => present.has(p)),
+      sysupgradeRemove: SYSUPGRADE_FILES.filter((p) => present.has(p)),
       packages: [],
       touchesNetwork: ops.length > 0,
     },

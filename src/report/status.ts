@@ -6,6 +6,7 @@ import { readSettings } from '../plan/store.js';
 import { dialInterface, pppDevice, type Settings } from '../settings.js';
 import { parseInterfaceDump, ipv4Address, defaultGateway6, lastError } from '../ubus/parse.js';
 import type { InterfaceStatus } from '../ubus/types.js';
+import { type DialHealth, dialHealth, healthProblems, type MonitorStatus, monitorStatus } from './health.js';
 import { parseUciConfig } from '../uci/parse.js';
 
 /** Bump when a field changes meaning or disappears; adding fields keeps the version. */
@@ -25,6 +26,8 @@ export interface DialStatus {
   rxBytes: number | null;
   txBytes: number | null;
   lastError: string | null;
+  /** The dial monitor's verdict (state 'unknown' when it is not running). */
+  health: DialHealth;
 }
 
 export interface EcmpNexthop {
@@ -46,6 +49,7 @@ export interface StatusReport {
   hotplug: { installed: boolean; matches: boolean };
   libraryInstalled: boolean;
   rollbackPending: string | null;
+  monitor: MonitorStatus;
   healthy: boolean;
   problems: string[];
 }
@@ -108,6 +112,7 @@ export function buildStatus(sec: Map<string, string>): StatusReport {
   const live6 = new Set(r6 ? liveNexthops(r6).map((n) => n.dev) : []);
 
   const dials: DialStatus[] = [];
+  const monitor = monitorStatus(get('health'), get('monitor'), settings?.health ?? false);
   let routeMode: string | null = null;
   let hotplugMatches = false;
   const installedHotplug = get('hotplug');
@@ -133,6 +138,7 @@ export function buildStatus(sec: Map<string, string>): StatusReport {
         rxBytes: s ? s[0] : null,
         txBytes: s ? s[1] : null,
         lastError: err ? `${err.subsystem}: ${err.code}` : null,
+        health: dialHealth(get('health'), name),
       });
     }
     const mode = resolveRouteMode(settings.routeMode, kernel, {
@@ -145,12 +151,13 @@ export function buildStatus(sec: Map<string, string>): StatusReport {
     hotplugMatches = installedHotplug.trim() === expected.trim();
     for (const d of dials) {
       if (d.state !== 'up') problems.push(`dial ${d.dial} (${d.interface}) is ${d.state}${d.lastError ? `: ${d.lastError}` : ''}`);
-      else if (!d.inIpv4Ecmp) problems.push(`dial ${d.dial} (${d.interface}) is up but not in the IPv4 ECMP route`);
+      else if (!d.inIpv4Ecmp && d.health.state !== 'unhealthy') problems.push(`dial ${d.dial} (${d.interface}) is up but not in the IPv4 ECMP route`);
       if (settings.ipv6 === 'ecmp' && d.state === 'up' && d.ipv6Gateway && !d.inIpv6Ecmp) {
         problems.push(`dial ${d.dial} (${d.interface}) is up but not in the IPv6 ECMP route`);
       }
     }
     for (const dev of live4) if (!dials.some((d) => d.device === dev)) problems.push(`the IPv4 ECMP route uses ${dev}, which is not a managed dial`);
+    problems.push(...healthProblems(monitor, dials));
     problems.push(...policyProblems(settings, dials, get('rules'), get('nft').trim() === 'yes' ? get('pinning') : null));
     if (!installedHotplug.trim()) problems.push('the hotplug script is missing: run `owrt-ecmp hotplug`');
     else if (!hotplugMatches) problems.push('the hotplug script differs from what `owrt-ecmp hotplug --print` renders: run `owrt-ecmp hotplug`');
@@ -175,6 +182,7 @@ export function buildStatus(sec: Map<string, string>): StatusReport {
     hotplug: { installed: installedHotplug.trim().length > 0, matches: hotplugMatches },
     libraryInstalled: get('library_sum').trim().length > 0,
     rollbackPending: rollback,
+    monitor,
     healthy: problems.length === 0,
     problems,
   };

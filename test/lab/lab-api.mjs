@@ -110,11 +110,12 @@ const q = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
 
 /**
  * Fault injection. kind: 'kill-pppd' (iface, signal?), 'isp-hangup' (iface | n | 'all'),
- * 'isp-limit' (n | 'off'), 'isp-rate' (mbit | 'off'), 'walled-garden' (n | 'off'), 'cut-ssh'.
+ * 'isp-limit' (n | 'off'), 'isp-rate' (mbit | 'off'), 'walled-garden' (n | 'off'), 'cut-ssh',
+ * 'silence' (iface | n | 'all', 'on' | 'off': the ISP stops passing IP on the session, no hangup).
  * Resolves the router's one-line report.
  */
 export async function fault(kind, ...args) {
-  const allowed = ['kill-pppd', 'isp-hangup', 'isp-limit', 'isp-rate', 'walled-garden', 'cut-ssh'];
+  const allowed = ['kill-pppd', 'isp-hangup', 'isp-limit', 'isp-rate', 'walled-garden', 'cut-ssh', 'silence'];
   if (!allowed.includes(kind)) throw new Error(`unknown fault ${kind} (${allowed.join(', ')})`);
   const out = await sshOk([LABCTL, kind, ...args.filter((a) => a !== undefined).map(q)].join(' '));
   if (kind === 'cut-ssh') await new Promise((r) => setTimeout(r, 1000));

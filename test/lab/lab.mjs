@@ -19,7 +19,8 @@ const USAGE = `usage: npm run lab -- <verb> [args]
   fault isp-limit N|off                  ISP refuses authentication beyond N sessions
   fault isp-rate MBIT|off                shaping for sessions set up from now on
   fault walled-garden N|off              sessions beyond N get a walled-garden address (172.30.0.0/16)
-  fault cut-ssh                          kill all SSH sessions of the router`;
+  fault cut-ssh                          kill all SSH sessions of the router
+  fault silence IFACE|N|all on|off       ISP stops passing IP on a session (no hangup, LCP answered)`;
 
 function flags(argv) {
   const rest = [], opts = {};

@@ -107,6 +107,9 @@ describe('planSetup on a stock 23.05 router', () => {
       '/usr/lib/owrt-ecmp/owrt-ecmp-pin.sh',
       '/etc/hotplug.d/iface/95-owrt-ecmp',
       '/etc/sysctl.d/60-owrt-ecmp.conf',
+      '/usr/lib/owrt-ecmp/health.sh',
+      '/etc/init.d/owrt-ecmp',
+      '/etc/rc.d/S96owrt-ecmp',
     ]);
     expect(isEmpty(plan.changes)).toBe(false);
     expect(plan.changes.touchesNetwork).toBe(true);

@@ -49,6 +49,14 @@ const ROUTES4 = JSON.stringify([
   { type: 'unicast', dst: 'default', dev: 'pppoe-vwan2', protocol: 'boot', scope: 'link', metric: 42, flags: [] },
 ]);
 
+// the monitor's run-time file (openwrt-files/owrt-ecmp-health.sh _hm_write)
+const HEALTH = [
+  'monitor 4242 1767225000 peer',
+  'wan healthy 1767225010 - -',
+  'vwan2 healthy 1767225010 - -',
+  'vwan3 refused 1767225590 1767225630 AUTH_TOPEER_FAILED',
+].join('\n');
+
 function sections(over: Record<string, string> = {}): Map<string, string> {
   const m = new Map<string, string>([
     ['config_owrt_ecmp', ownConfig],
@@ -78,6 +86,8 @@ function sections(over: Record<string, string> = {}): Map<string, string> {
     ['hotplug', renderHotplug(settings, planDials(settings, 'wan', 'x'), 'resilient')],
     ['library_sum', 'abc123'],
     ['stats', 'pppoe-wan 1048576 2048\npppoe-vwan2 10 20'],
+    ['health', HEALTH],
+    ['monitor', 'running\nenabled\nnow 1767225600'],
     ['rollback', ''],
   ]);
   for (const [k, v] of Object.entries(over)) m.set(k, v);
@@ -99,7 +109,10 @@ describe('buildStatus', () => {
     expect(r.dials[2]?.lastError).toBe('pppoe: AUTH_TOPEER_FAILED');
     expect(r.hotplug).toEqual({ installed: true, matches: true });
     expect(r.healthy).toBe(false);
-    expect(r.problems).toEqual(['dial 3 (vwan3) is connecting: pppoe: AUTH_TOPEER_FAILED']);
+    expect(r.problems).toEqual([
+      'dial 3 (vwan3) is connecting: pppoe: AUTH_TOPEER_FAILED',
+      'dial 3 (vwan3) is refused by the ISP (AUTH_TOPEER_FAILED); backing off, next try 2026-01-01T00:00:30.000Z',
+    ]);
     const text = formatStatus(r);
     expect(text).toMatch(/wan\s+pppoe-wan\s+up\s+1h02m\s+100\.64\.0\.3\s+yes/);
     expect(text).toContain('IPv4 ECMP nexthops: pppoe-wan w2, pppoe-vwan2 w1 (group 3000)');
@@ -137,7 +150,38 @@ describe('buildStatus', () => {
     expect(r.problems.join('\n')).toMatch(/dial 2 \(vwan2\) is not pinned by address: port forwards to 100\.64\.0\.5/);
     expect(r.problems.join('\n')).not.toMatch(/dial 1 \(wan\) is not pinned/);
     // fw3 routers have no nft: nothing to check there
-    expect(buildStatus(sections({ nft: 'no', pinning: '' })).problems).toEqual(['dial 3 (vwan3) is connecting: pppoe: AUTH_TOPEER_FAILED']);
+    expect(buildStatus(sections({ nft: 'no', pinning: '' })).problems.filter((p) => !p.includes('refused'))).toEqual([
+      'dial 3 (vwan3) is connecting: pppoe: AUTH_TOPEER_FAILED',
+    ]);
+  });
+
+  it('health: a silent dial, a refused one with its backoff, and the monitor state', () => {
+    const all = JSON.stringify({ interface: [iface('wan', true), iface('vwan2', true), iface('vwan3', false)] });
+    const silent = HEALTH.replace('vwan2 healthy', 'vwan2 unhealthy');
+    // the library took vwan2 out: only wan in the route
+    const routes = JSON.parse(ROUTES4);
+    routes[0].nexthops = [routes[0].nexthops[0]];
+    const r = buildStatus(sections({ ubus_dump: all, health: silent, routes4: JSON.stringify(routes) }));
+    expect(r.dials.map((d) => d.health.state)).toEqual(['healthy', 'unhealthy', 'refused']);
+    expect(r.dials[2]?.health).toEqual({ state: 'refused', since: 1767225590, retryAt: 1767225630, reason: 'AUTH_TOPEER_FAILED' });
+    expect(r.monitor).toEqual({ enabled: true, bootEnabled: true, running: true, target: 'peer', startedAt: 1767225000, routerTime: 1767225600 });
+    const p = r.problems.join('\n');
+    expect(p).toMatch(/dial 2 \(vwan2\) is silent/);
+    expect(p).not.toMatch(/vwan2\) is up but not in the IPv4 ECMP route/);
+    const text = formatStatus(r);
+    expect(text).toMatch(/vwan2 .* SILENT/);
+    expect(text).toMatch(/refused until 00:00:30 \(AUTH_TOPEER_FAILED\)/);
+    expect(text).toContain('dial monitor: running, probe target peer');
+  });
+
+  it('health: a monitor that should run but does not is a problem; --health off is not', () => {
+    const stopped = buildStatus(sections({ monitor: 'stopped\nenabled\nnow 1' }));
+    expect(stopped.problems.join('\n')).toMatch(/dial monitor is not running/);
+    const off = buildStatus(sections({ monitor: 'stopped\nenabled\nnow 1', health: '', config_owrt_ecmp: `${ownConfig}\toption health '0'\n` }));
+    expect(off.monitor.enabled).toBe(false);
+    expect(off.problems.join('\n')).not.toMatch(/monitor/);
+    expect(off.dials[0]?.health.state).toBe('unknown');
+    expect(formatStatus(off)).toContain('dial monitor: off (--health off)');
   });
 
   it('says when the router is not set up', () => {
