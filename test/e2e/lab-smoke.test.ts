@@ -1,7 +1,9 @@
 /**
  * The lab router itself (no owrt-ecmp, no simulated control plane): the VM answers over
  * real SSH, looks like OpenWrt where the tool cares, runs the ISP in netns "isp", and a
- * hand-made pppd dial over the WAN port gets a session from it.
+ * hand-made pppd dial over the WAN port gets a session from it. Then the router's
+ * surroundings: the LAN host (netns "lan"), the router's dnsmasq, the ISP's DNS, its
+ * per-session anti-spoofing and its "same address on redial" fault.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error the lab is plain JavaScript with no type declarations
@@ -11,6 +13,7 @@ const enabled = process.env.OWRT_ECMP_LAB !== '0';
 if (!enabled) console.warn('lab-smoke: skipped because OWRT_ECMP_LAB=0');
 
 const IP_FULL = '/usr/libexec/ip-full';
+const LABVM = '/usr/lib/lab-vm';
 
 async function router(cmd: string): Promise<string> {
   return lab.sshOk(cmd);
@@ -20,7 +23,7 @@ async function router(cmd: string): Promise<string> {
 // name of its own, so it cannot collide with the sim's dials on the same WAN port.
 const DIAL = `
   pppd nodetach plugin pppoe.so nic-wan ifname pppoe-smoke user lab@isp password lab-secret \\
-    noipdefault nodefaultroute maxfail 1 mtu 1492 mru 1492 >/tmp/smoke-pppd.log 2>&1 &
+    noipdefault nodefaultroute maxfail 1 mtu 1492 mru 1492 lcp-echo-interval 0 >/tmp/smoke-pppd.log 2>&1 &
   pid=$!
   addr=
   for i in $(seq 1 120); do
@@ -29,10 +32,12 @@ const DIAL = `
     sleep 0.5
   done
   echo "addr=$addr"
-  # the ISP records the session in its ip-up, which may finish just after the client's
-  for i in $(seq 1 20); do
+  # the ISP records the session in its ip-up, which may finish just after the client's (or,
+  # on a loaded TCG host, many seconds later; LCP echoes are off above for the same reason:
+  # the ISP's pppd does not answer them while its ip-pre-up runs)
+  for i in $(seq 1 120); do
     sessions=$(/usr/lib/lab-vm/labctl isp-sessions)
-    case $sessions in *"\"ip\":\"$addr\""*) break ;; esac
+    case $sessions in *'"ip":"'"$addr"'"'*) break ;; esac
     sleep 0.5
   done
   echo "isp=$sessions"
@@ -106,4 +111,190 @@ describe.skipIf(!enabled)('lab router VM (set OWRT_ECMP_LAB=0 to skip)', () => {
     expect(field('pppd_exit')).toBe('5'); // pppd: terminated by a signal
     expect(field('device')).toBe('gone');
   }, 90_000);
+
+  it('has a LAN host in netns lan with its addresses, routes and resolver, reaching the router', async () => {
+    const i = lab.info();
+    expect(i.lanHost).toEqual({ netns: 'lan', ipv4: '192.168.1.100', ipv6: 'fd3c:5b2a:91e0:1::100' });
+    expect([i.lanDevice, i.lanAddress, i.mgmtDevice, i.mgmtAddress]).toEqual(['br-lan', '192.168.1.1', 'eth0', '10.0.2.15']);
+    const out = await lanOk('ip -o addr show dev eth0; ip route; ip -6 route; cat /etc/resolv.conf; ' +
+      'echo "txrehash=$(cat /proc/sys/net/core/txrehash)"');
+    expect(out).toContain('inet 192.168.1.100/24');
+    expect(out).toContain('inet6 fd3c:5b2a:91e0:1::100/64');
+    expect(out).toMatch(/^default via 192\.168\.1\.1 dev eth0/m);
+    expect(out).toMatch(/^default via fd3c:5b2a:91e0:1::1 dev eth0/m);
+    expect(out).toMatch(/^nameserver 192\.168\.1\.1$/m);
+    expect(out).toMatch(/^txrehash=0$/m);
+    expect((await router('cat /proc/sys/net/core/txrehash')).trim()).toBe('1'); // only the LAN host's
+    // the other end of its cable is lan1 in the router (a port of br-lan once netifd is up)
+    await until('lan1 is an up port of br-lan', async () =>
+      /master br-lan .*state UP/.test(await router(`${IP_FULL} -o link show lan1`)));
+    await until('the LAN host pings the router', async () => (await lab.lanRun('ping -c1 -W2 192.168.1.1')).code === 0);
+  }, 90_000);
+
+  it("runs dnsmasq as OpenWrt does: the router and the LAN host resolve through it", async () => {
+    expect((await router('readlink /etc/resolv.conf')).trim()).toBe('/tmp/resolv.conf');
+    expect(await router('cat /tmp/resolv.conf')).toMatch(/^nameserver 127\.0\.0\.1$/m);
+    const conf = await router('cat /var/etc/dnsmasq.conf.*');
+    expect(conf).toMatch(/^resolv-file=\/tmp\/resolv\.conf\.d\/resolv\.conf\.auto$/m);
+    expect(conf).not.toMatch(/^(no-poll|no-resolv|dhcp-range)/m);
+    expect((await router(`${LABVM}/dnsq localhost 127.0.0.1 A`)).trim()).toBe('127.0.0.1');
+    // the router's own name, from the LAN (dnsmasq listens on br-lan's 192.168.1.1)
+    const lanAnswer = await until('dnsmasq answers on 192.168.1.1', async () => {
+      const r = await lab.lanRun(`${LABVM}/dnsq OpenWrt.lan 192.168.1.1 A`);
+      return r.code === 0 && r.stdout.trim();
+    });
+    expect(lanAnswer).toBe('192.168.1.1');
+    expect(await router('logread -e dnsmasq')).toMatch(/dnsmasq\[\d+\]: started/);
+  }, 60_000);
+
+  it('has the ISP resolver on 198.51.100.53 and .54 answering for www.lab.example only', async () => {
+    expect(lab.info().dnsServers).toEqual(['198.51.100.53', '198.51.100.54']);
+    expect(lab.info().ispNetns).toBe('isp');
+    expect(await ispOk(`${LABVM}/dnsq www.lab.example 198.51.100.53`)).toBe('198.51.100.10\n2001:db8:ffff::10\n');
+    expect(await ispOk(`${LABVM}/dnsq www.lab.example 198.51.100.54 AAAA`)).toBe('2001:db8:ffff::10\n');
+    const other = await lab.ispRun(`${LABVM}/dnsq www.example.com 198.51.100.53`);
+    expect(other.code).toBe(1); // an answer (NXDOMAIN), not a timeout
+    expect(other.stderr).toMatch(/rcode 3/);
+  }, 60_000);
+
+  describe('ISP sessions (hand-made dials; the sim\'s wan dial is taken down first)', () => {
+    beforeAll(async () => {
+      await router('ifdown wan');
+      await until('no ISP sessions left', async () => (await lab.ispSessions()).length === 0);
+    }, 120_000);
+
+    afterAll(async () => {
+      await lab.sshRun(`${LABVM}/labctl isp-sticky off; for p in $(pgrep -f "ifname pppoe-(spa|spb|sta|stb) "); do kill $p; done`);
+    }, 120_000);
+
+    it('drops packets entering on a session with a source that is not that session\'s', async () => {
+      const a = await dial('spa', { v6: true });
+      const b = await dial('spb', { v6: true });
+      const p6 = (s: Session) => s.prefix6.replace(/::\/64$/, '::99');
+      const out = await router(spoofProbe('pppoe-spb', [
+        ['legit4', b.ip, 'spb'], ['other4', a.ip, 'spa'], ['foreign4', '192.0.2.99', 'spb'],
+        ['legit6', p6(b), 'spb'], ['other6', p6(a), 'spa'],
+      ]));
+      const received = [...out.matchAll(/^from \S+ (\w+)$/gm)].map((m) => m[1]).sort();
+      expect(received).toEqual(['legit4', 'legit6']);
+      const count = (k: string) => out.match(new RegExp(`^${k} (\\d+) (\\d+)$`, 'm'))!.slice(1).map(Number);
+      const [rpf0, rpf1] = count('rpf');
+      expect(rpf1! - rpf0!).toBeGreaterThanOrEqual(2); // strict rp_filter dropped other4, foreign4
+      const [nft0, nft1] = count('nft');
+      expect(nft1! - nft0!).toBeGreaterThanOrEqual(1); // the fib rule dropped other6
+      await hangUp('spa');
+      await hangUp('spb');
+    }, 240_000);
+
+    it('isp-sticky on: a redial gets its previous address back; off: the lowest free one', async () => {
+      // all hand-made dials share the WAN port's MAC, so sticky goes on only after both
+      // dials got the lowest free addresses
+      const x = await dial('sta');
+      const y = await dial('stb');
+      expect(ipNum(x.ip)).toBeLessThan(ipNum(y.ip));
+      await hangUp('sta'); // x's address is free now and lower than y's
+      expect(await lab.fault('isp-sticky', 'on')).toBe('isp sticky addresses: on');
+      await lab.fault('isp-hangup', 'stb');
+      await gone('stb', y.ip);
+      expect((await dial('stb')).ip).toBe(y.ip);
+      // the same with sticky off: the lowest free address, which is x's
+      expect(await lab.fault('isp-sticky', 'off')).toBe('isp sticky addresses: off');
+      await lab.fault('isp-hangup', 'stb');
+      await gone('stb', y.ip);
+      expect((await dial('stb')).ip).toBe(x.ip);
+      await hangUp('stb');
+    }, 300_000);
+  });
 });
+
+interface Session { ip: string; prefix6: string; ifname: string }
+
+const lanOk = async (cmd: string) => okOf(await lab.lanRun(cmd), cmd);
+const ispOk = async (cmd: string) => okOf(await lab.ispRun(cmd), cmd);
+
+function okOf(r: { code: number; stdout: string; stderr: string }, cmd: string): string {
+  if (r.code !== 0) throw new Error(`netns command failed (exit ${r.code}): ${cmd}\n${r.stderr}`);
+  return r.stdout;
+}
+
+const ipNum = (ip: string) => ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+
+/** Poll `fn` (once a second) until it returns something truthy; that value is the result. */
+async function until<T>(what: string, fn: () => Promise<T | false | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+/**
+ * A hand-made dial on the WAN port with a device of its own (pppoe-NAME), in the background.
+ * No LCP echoes: on a loaded TCG host the ISP's ip-pre-up can keep its pppd from answering
+ * for longer than OpenWrt's 5 s echo budget. Resolves the ISP's session once recorded (and
+ * its IPv6 prefix routed, with v6).
+ */
+async function dial(name: string, { v6 = false } = {}): Promise<Session> {
+  const addr = (await router(`
+    setsid pppd nodetach plugin pppoe.so nic-wan ifname pppoe-${name} user lab@isp password lab-secret \\
+      noipdefault nodefaultroute maxfail 1 mtu 1492 mru 1492 lcp-echo-interval 0 ${v6 ? '+ipv6' : 'noipv6'} \\
+      </dev/null >/dev/null 2>&1 &
+    for i in $(seq 1 120); do
+      addr=$(${IP_FULL} -4 -o addr show dev pppoe-${name} 2>/dev/null | awk '{ split($4, a, "/"); print a[1] }')
+      [ -n "$addr" ] && break
+      sleep 0.5
+    done
+    echo "$addr"`)).trim();
+  expect(addr, `dial ${name}`).toMatch(/^100\.64\.0\.\d+$/);
+  return until(`the ISP records ${name}'s session`, async () => {
+    const s = ((await lab.ispSessions()) as Session[]).find((x) => x.ip === addr);
+    return s && (!v6 || s.prefix6) ? s : undefined;
+  });
+}
+
+/** The router's pppd of dial NAME ends (SIGTERM: LCP TermReq + PADT); wait until it is gone. */
+async function hangUp(name: string): Promise<void> {
+  const ip = (await router(`${IP_FULL} -4 -o addr show dev pppoe-${name} | awk '{ split($4, a, "/"); print a[1] }'`)).trim();
+  await lab.fault('kill-pppd', name);
+  await gone(name, ip);
+}
+
+/** Until pppoe-NAME is gone on the router and the ISP has no session for `ip`. */
+async function gone(name: string, ip: string): Promise<void> {
+  await until(`pppoe-${name} and its ISP session are gone`, async () =>
+    (await lab.sshRun(`${IP_FULL} link show pppoe-${name}`)).code !== 0 &&
+    !((await lab.ispSessions()) as Session[]).some((s) => s.ip === ip));
+}
+
+/**
+ * Shell for the anti-spoofing test: UDP listeners on the ISP's internet host (IPv4 and IPv6),
+ * routes to it through device VIA, then one datagram per [text, source, dial the source
+ * lives on] (sources not yet on the router are added there, nodad). Prints what arrived
+ * ("from SRC TEXT") and the ISP's drop counters before and after ("rpf A B", "nft A B").
+ */
+function spoofProbe(via: string, sends: [string, string, string][]): string {
+  // IPReversePathFilter is a TcpExt counter: a header line of names, then one of values
+  const counters = `
+    ${IP_FULL} netns exec isp awk '/^TcpExt/ { if (!n++) { split($0, k); next }
+      for (i = 1; i <= NF; i++) if (k[i] == "IPReversePathFilter") print $i }' /proc/net/netstat
+    ${IP_FULL} netns exec isp nft list table ip6 isp_antispoof | awk '/counter/ { for (i = 1; i <= NF; i++) if ($i == "packets") print $(i + 1) }'`;
+  return `
+    P=${LABVM}/udp-probe d=${via}
+    set -- $( ${counters} )
+    rpf0=$1 nft0=$2
+    ${IP_FULL} route replace ${lab.IPERF_HOST}/32 dev "$d"
+    ${IP_FULL} -6 route replace ${lab.IPERF_HOST6}/128 dev "$d"
+    ${IP_FULL} netns exec isp $P listen ${lab.IPERF_HOST} 7001 12 > /tmp/probe4.out &
+    ${IP_FULL} netns exec isp $P listen ${lab.IPERF_HOST6} 7001 12 > /tmp/probe6.out &
+    for i in $(seq 1 60); do grep -q ready /tmp/probe4.out && grep -q ready /tmp/probe6.out && break; sleep 0.25; done
+    ${sends.map(([text, src, on]) => `
+    ${IP_FULL} addr show dev pppoe-${on} | grep -q " ${src}[/ ]" || ${IP_FULL} addr add ${src}/${src.includes(':') ? 128 : 32} dev pppoe-${on} ${src.includes(':') ? 'nodad' : ''}
+    $P send ${src} ${src.includes(':') ? lab.IPERF_HOST6 : lab.IPERF_HOST} 7001 ${text}`).join('')}
+    wait
+    cat /tmp/probe4.out /tmp/probe6.out
+    set -- $( ${counters} )
+    echo "rpf $rpf0 $1"; echo "nft $nft0 $2"
+    ${IP_FULL} route del ${lab.IPERF_HOST}/32; ${IP_FULL} -6 route del ${lab.IPERF_HOST6}/128`;
+}

@@ -10,10 +10,15 @@ import { run } from './lib/proc.mjs';
 export { build } from './lib/image.mjs';
 export { sshOk } from './lib/ssh.mjs';
 
+const q = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
+
 export const IPERF_HOST = '198.51.100.10';
 export const IPERF_HOST6 = '2001:db8:ffff::10';
 export const IPERF_PORTS = [5201, 5202, 5203, 5204, 5205, 5206, 5207, 5208];
 export const ISP_ACCOUNT = { username: 'lab@isp', password: 'lab-secret' };
+export const ISP_NETNS = 'isp';
+export const DNS_SERVERS = ['198.51.100.53', '198.51.100.54'];
+export const LAN_HOST = { netns: 'lan', ipv4: '192.168.1.100', ipv6: 'fd3c:5b2a:91e0:1::100' };
 
 /** Connection facts for tools and tests (port is null while the VM is down). */
 export function info() {
@@ -24,7 +29,9 @@ export function info() {
     iperfHost: IPERF_HOST, iperfHost6: IPERF_HOST6, iperfPorts: IPERF_PORTS,
     running: Boolean(vm), accel: vm?.accel ?? null,
     rateMbit: vm ? (vm.rate === 'off' ? 'off' : Number(vm.rate)) : null,
-    isp: ISP_ACCOUNT, wanDevice: 'wan', lanDevice: 'eth0', lanAddress: '10.0.2.15',
+    isp: ISP_ACCOUNT, ispNetns: ISP_NETNS, dnsServers: DNS_SERVERS, wanDevice: 'wan',
+    lanDevice: 'br-lan', lanAddress: '192.168.1.1', lanHost: LAN_HOST,
+    mgmtDevice: 'eth0', mgmtAddress: '10.0.2.15',
   };
 }
 
@@ -73,6 +80,24 @@ export function sshRun(command, opts = {}) {
   return rawSshRun(command, opts);
 }
 
+/**
+ * Run a shell command (BusyBox ash) in network namespace `netns` of the router, over the
+ * same SSH helper (same opts as sshRun). Resolves { code, stdout, stderr }.
+ */
+function netnsRun(netns, command, opts) {
+  return rawSshRun(`/usr/libexec/ip-full netns exec ${netns} sh -c ${q(command)}`, opts);
+}
+
+/** Run a command on the LAN host (netns `lan`: 192.168.1.100, DNS and gateway = the router). */
+export function lanRun(command, opts = {}) {
+  return netnsRun(LAN_HOST.netns, command, opts);
+}
+
+/** Run a command inside the ISP (netns `isp`: pppoe-server, session devices pppN, inet0). */
+export function ispRun(command, opts = {}) {
+  return netnsRun(ISP_NETNS, command, opts);
+}
+
 /** Guest reboot; resolves when SSH answers with a new boot id. */
 export async function reboot() {
   const vm = vmState();
@@ -106,16 +131,15 @@ export async function sysupgrade(opts = {}) {
 }
 
 const LABCTL = '/usr/lib/lab-vm/labctl';
-const q = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
 
 /**
  * Fault injection. kind: 'kill-pppd' (iface, signal?), 'isp-hangup' (iface | n | 'all'),
- * 'isp-limit' (n | 'off'), 'isp-rate' (mbit | 'off'), 'walled-garden' (n | 'off'), 'cut-ssh',
- * 'silence' (iface | n | 'all', 'on' | 'off': the ISP stops passing IP on the session, no hangup).
+ * 'isp-limit' (n | 'off'), 'isp-rate' (mbit | 'off'), 'isp-sticky' ('on' | 'off'), 'walled-garden' (n | 'off'),
+ * 'cut-ssh', 'silence' (iface | n | 'all', 'on' | 'off': the ISP stops passing IP on the session, no hangup).
  * Resolves the router's one-line report.
  */
 export async function fault(kind, ...args) {
-  const allowed = ['kill-pppd', 'isp-hangup', 'isp-limit', 'isp-rate', 'walled-garden', 'cut-ssh', 'silence'];
+  const allowed = ['kill-pppd', 'isp-hangup', 'isp-limit', 'isp-rate', 'isp-sticky', 'walled-garden', 'cut-ssh', 'silence'];
   if (!allowed.includes(kind)) throw new Error(`unknown fault ${kind} (${allowed.join(', ')})`);
   const out = await sshOk([LABCTL, kind, ...args.filter((a) => a !== undefined).map(q)].join(' '));
   if (kind === 'cut-ssh') await new Promise((r) => setTimeout(r, 1000));

@@ -18,6 +18,7 @@ const USAGE = `usage: npm run lab -- <verb> [args]
   fault isp-hangup IFACE|N|all           ISP ends a session (PADT)
   fault isp-limit N|off                  ISP refuses authentication beyond N sessions
   fault isp-rate MBIT|off                shaping for sessions set up from now on
+  fault isp-sticky on|off                a redialling MAC gets its previous address again if free
   fault walled-garden N|off              sessions beyond N get a walled-garden address (172.30.0.0/16)
   fault cut-ssh                          kill all SSH sessions of the router
   fault silence IFACE|N|all on|off       ISP stops passing IP on a session (no hangup, LCP answered)`;

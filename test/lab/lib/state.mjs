@@ -28,7 +28,7 @@ export const paths = {
 /** Packages of the image: ours + one per line from router-root/PACKAGES (# comments allowed). */
 export const BASE_PACKAGES = [
   'linux-image-amd64', 'ppp', 'ppp-dev', 'pppoe', 'iproute2', 'busybox', 'dropbear-bin',
-  'iperf3', 'nftables', 'python3-minimal', 'libpython3-stdlib', 'kmod', 'procps', 'radvd',
+  'iperf3', 'nftables', 'python3-minimal', 'libpython3-stdlib', 'kmod', 'procps', 'radvd', 'dnsmasq-base',
 ];
 
 export function packageList() {
