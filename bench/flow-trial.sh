@@ -2,7 +2,7 @@
 # Router-side driver of one flow trial (flow stability and the failover chart): everything that
 # needs timing runs here, not over SSH, whose round trips take seconds while the flows load the VM.
 #   sh flow-trial.sh OUTDIR HOST FLOWS BEFORE AFTER IFACE LIMIT
-# Starts FLOWS flows from the LAN host (bench/flows.py, netns benchlan) to HOST:5399 and samples
+# Starts FLOWS flows from the LAN host (bench/flows.py, netns lan) to HOST:5399 and samples
 # every pppoe-* tx_bytes every 0.5 s. BEFORE s after the flows started: snapshots the (flow, device)
 # set, sets the ISP session limit to LIMIT (unless "keep") and hangs up IFACE. AFTER s later:
 # snapshots the set again (every flow still sends, so no closing packet is counted) and stops the
@@ -27,7 +27,7 @@ sh /tmp/bench-lan.sh reset-flows
 		sleep 0.5
 	done >"$out/rate"
 ) &
-ip netns exec benchlan python3 /tmp/bench-flows.py source "$host" 5399 "$flows" 300 "$out/ready" "$out/stop" \
+ip netns exec lan python3 /tmp/bench-flows.py source "$host" 5399 "$flows" 300 "$out/ready" "$out/stop" \
 	>"$out/flows.json" 2>&1 &
 pid=$!
 while [ ! -s "$out/ready" ] && kill -0 "$pid" 2>/dev/null; do sleep 0.1; done

@@ -17,7 +17,7 @@ export function owrt(args, env = {}) {
   const i = lab.info();
   const [command, ...rest] = args;
   const argv = [cli, command, '--host', `${i.user}@${i.host}:${i.port}`, '--identity', i.identityFile,
-    '--known-hosts', i.knownHostsFile, ...rest];
+    '--known-hosts', i.knownHostsFile, '--connect-timeout', '40', ...rest];
   const t0 = performance.now();
   return new Promise((resolve) => {
     const p = spawn(process.execPath, argv, { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -35,7 +35,8 @@ export function owrt(args, env = {}) {
 export const router = (cmd, opts) => lab.sshOk(cmd, opts);
 
 export async function ecmpDevs() {
-  const out = (await router('ip -j -4 route show default table 3000 metric 10; echo @@; ip -j nexthop show 2>/dev/null; true')).split('@@');
+  // a table with no route does not exist: ip then prints a lone "[" and fails
+  const out = (await router('r=$(ip -j -4 route show default table 3000 metric 10 2>/dev/null) || r="[]"; echo "$r"; echo @@; ip -j nexthop show 2>/dev/null; true')).split('@@');
   const routes = out[0].trim() ? JSON.parse(out[0]) : [];
   const nhs = out[1]?.trim() ? JSON.parse(out[1]) : [];
   const r = routes[0];

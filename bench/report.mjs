@@ -94,8 +94,8 @@ Numbers are measured, not asserted; a missed target is shown with its gap. Re-re
   emulation, 2 vCPUs) on the machine below, which it shares with other work: every packet and every process start
   is emulated, so absolute times are far slower than on a router. The router is set up with the real CLI
   (\`node dist/cli.js setup …\`) over SSH, as a user would.
-* **Traffic** comes from a LAN host: a netns \`benchlan\` on the router behind a veth, masqueraded out of the
-  \`pppoe-*\` devices (what fw4 does on OpenWrt; the lab's fw4 stand-in installs no nftables rules), so flows are
+* **Traffic** comes from the lab's LAN host: netns \`lan\` behind the router's \`br-lan\`, masqueraded out of the
+  wan zone by the lab's fw4 (a real nftables ruleset built from \`/etc/config/firewall\`), so flows are
   *forwarded* and hashed per flow. Because that host shares the router's kernel, its packets arrive carrying their
   socket's flow hash, which IPv4 multipath hash policy 1 uses as is, and Linux re-draws that hash after every
   retransmission timeout (\`net.core.txrehash\`): flows would hop between dials with no route change at all, and

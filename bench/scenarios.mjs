@@ -33,7 +33,7 @@ export function shares(deltas, devs) {
 }
 
 /** iperf3 from the LAN netns: F flows, T seconds, upload; resolves Mbit/s received, per-dial shares, router CPU. */
-async function iperf(n, flows, seconds, port = 5201, netns = 'ip netns exec benchlan ') {
+async function iperf(n, flows, seconds, port = 5201, netns = 'ip netns exec lan ') {
   const before = await pppBytes();
   const c0 = await cpuStat();
   const r = await lab.sshRun(`${netns}iperf3 -c ${lab.IPERF_HOST} -p ${port} -P ${flows} -t ${seconds} -O 2 -J`,

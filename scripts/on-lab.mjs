@@ -10,7 +10,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 export function labArgs() {
   const i = info();
-  return ['--host', `${i.user}@${i.host}:${i.port}`, '--identity', i.identityFile, '--known-hosts', i.knownHostsFile];
+  return ['--host', `${i.user}@${i.host}:${i.port}`, '--identity', i.identityFile, '--known-hosts', i.knownHostsFile, '--connect-timeout', '40'];
 }
 
 export function runOnLab(args, opts = {}) {

@@ -42,7 +42,8 @@ export function checkSecrets(args: readonly string[], r: Run): void {
 /** --host/--identity/--known-hosts for the lab router. */
 export function labArgs(): string[] {
   const i = lab.info();
-  return ['--host', `${i.user}@${i.host}:${i.port}`, '--identity', i.identityFile, '--known-hosts', i.knownHostsFile];
+  // the emulated router can take longer than a real one for the SSH handshake while it works
+  return ['--host', `${i.user}@${i.host}:${i.port}`, '--identity', i.identityFile, '--known-hosts', i.knownHostsFile, '--connect-timeout', '40'];
 }
 
 /** Runs the CLI with exactly these arguments. */
@@ -101,7 +102,8 @@ export async function eventually(what: string, check: () => Promise<boolean>, ti
 
 /** Devices of the live (not dead) nexthops of the ECMP default route at `metric` (in table `table`, the tool's base). */
 export async function ecmpDevs(fam: '-4' | '-6' = '-4', metric = 10, table = 3000): Promise<string[]> {
-  const out = (await router(`ip -j ${fam} route show default table ${table} metric ${metric}`)).trim();
+  // a table with no route does not exist: ip then prints a lone "[" and fails
+  const out = (await router(`r=$(ip -j ${fam} route show default table ${table} metric ${metric} 2>/dev/null) || r='[]'; echo "$r"`)).trim();
   const routes = out ? JSON.parse(out) : [];
   const r = routes[0];
   if (!r) return [];

@@ -147,11 +147,12 @@ describe.skipIf(!enabled)('lab router VM (set OWRT_ECMP_LAB=0 to skip)', () => {
     expect(await router('logread -e dnsmasq')).toMatch(/dnsmasq\[\d+\]: started/);
   }, 60_000);
 
-  it('has the ISP resolver on 198.51.100.53 and .54 answering for www.lab.example only', async () => {
+  it('has the ISP resolver on 198.51.100.53 and .54 answering for lab.example and its subdomains only', async () => {
     expect(lab.info().dnsServers).toEqual(['198.51.100.53', '198.51.100.54']);
     expect(lab.info().ispNetns).toBe('isp');
     expect(await ispOk(`${LABVM}/dnsq www.lab.example 198.51.100.53`)).toBe('198.51.100.10\n2001:db8:ffff::10\n');
     expect(await ispOk(`${LABVM}/dnsq www.lab.example 198.51.100.54 AAAA`)).toBe('2001:db8:ffff::10\n');
+    expect(await ispOk(`${LABVM}/dnsq x1.www.lab.example 198.51.100.53 A`)).toBe('198.51.100.10\n');
     const other = await lab.ispRun(`${LABVM}/dnsq www.example.com 198.51.100.53`);
     expect(other.code).toBe(1); // an answer (NXDOMAIN), not a timeout
     expect(other.stderr).toMatch(/rcode 3/);

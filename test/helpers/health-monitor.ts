@@ -120,6 +120,8 @@ export class MonitorHarness extends LibHarness {
       OWRT_ECMP_STATE: `${this.dir}/state`,
       OWRT_ECMP_LOCK: `${this.dir}/lock`,
       OWRT_ECMP_DUMP: `${this.dir}/ubus.dump`,
+      // the library sources its pinning half from here (on the router: /usr/lib/owrt-ecmp)
+      OWRT_ECMP_LIBDIR: openwrtFilesDir,
       OWRT_ECMP_HEALTH: this.health,
       OWRT_ECMP_HEALTH_DUMP: `${this.dir}/health-dump`,
       OWRT_ECMP_HEALTH_TARGET: '',

@@ -201,7 +201,7 @@ describe('usage errors are caught before connecting (exit 2)', () => {
 // 1b. Flags: short forms, defaults, --yes, SSH options before the command, hints
 // ---------------------------------------------------------------------------------------------
 
-const COMMANDS = ['setup', 'status', 'hotplug', 'doctor', 'teardown'];
+const COMMANDS = ['setup', 'status', 'hotplug', 'doctor', 'teardown', 'probe-dials'];
 const CHANGING = ['setup', 'hotplug', 'teardown'];
 
 /** Every long flag a command's --help lists, plus the program's own. */

@@ -44,13 +44,13 @@ describe('the plan a person reads', () => {
     const text = formatPlan(plan.changes, view);
     const lines = text.split('\n');
     expect(lines[0]).toBe(
-      '+3 dials (vwan2 vwan3 vwan4) · firewall: wan zone +3 networks masq6 · files: 4 · sysctls: 3 · packages: ip-full kmod-macvlan',
+      '+3 dials (vwan2 vwan3 vwan4) · firewall: wan zone +3 networks masq6 · files: 6 · sysctls: 3 · packages: ip-full kmod-macvlan',
     );
     expect(text).toMatch(/^ {2}dials {6}\+ vwan2 vwan3 vwan4 \(PPPoE, each on its own macvlan device\)$/m);
     // wan itself is never changed (a metric change would make netifd re-add its addresses)
     expect(text).not.toMatch(/~ wan/);
     expect(text).toMatch(/^ {2}firewall {3}zone wan: \+ vwan2 vwan3 vwan4; masq6='1'$/m);
-    expect(text).toMatch(/^ {2}files {6}\/usr\/lib\/owrt-ecmp\/owrt-ecmp\.sh \/usr\/lib\/owrt-ecmp\/owrt-ecmp-pin\.sh \/etc\/hotplug\.d\/iface\/95-owrt-ecmp \/etc\/sysctl\.d\/60-owrt-ecmp\.conf$/m);
+    expect(text).toMatch(/^ {2}files {6}\/usr\/lib\/owrt-ecmp\/owrt-ecmp\.sh \/usr\/lib\/owrt-ecmp\/owrt-ecmp-pin\.sh \/etc\/hotplug\.d\/iface\/95-owrt-ecmp \/etc\/sysctl\.d\/60-owrt-ecmp\.conf \/usr\/lib\/owrt-ecmp\/health\.sh \/etc\/init\.d\/owrt-ecmp$/m);
     expect(text).toMatch(/^ {2}sysctls {4}net\.ipv4\.fib_multipath_hash_policy=1 net\.ipv4\.fib_multipath_use_neigh=1 net\.ipv6\.fib_multipath_hash_policy=1$/m);
     expect(text).toMatch(/^ {2}packages {3}ip-full kmod-macvlan$/m);
     expect(text).toContain('then: reload network and firewall (rollback armed until confirmed)');
