@@ -83,31 +83,58 @@ _owrt_ecmp_rules_clear() {
 # BASE+k answers from dial k's address through dial k (router-local sockets);
 # BASE+100+k sends packets marked for dial k (see _owrt_ecmp_nft) through it;
 # BASE+200 is everything else: the ECMP table.
+# Make before break: a live connection routed for a moment by another dial than the
+# one it was masqueraded on is killed by the kernel (nf_nat: masquerade output
+# interface changed). So dial tables are filled first, missing rules are added in
+# priority order (the catch-all BASE+200 after the marks it must not overtake), and
+# only then are rules nobody wants any more deleted, each by its full selector.
 _owrt_ecmp_rules() {
 	_kind=$1
-	_owrt_ecmp_rules_clear
-	[ "$_kind" = busybox ] && return 0
+	if [ "$_kind" = busybox ]; then
+		_owrt_ecmp_rules_clear
+		return 0
+	fi
 	_b=$OWRT_ECMP_BASE
-	if [ -n "$UP4" ]; then
-		ip -4 rule add priority "$_b" lookup main suppress_prefixlength 0
-		ip -4 rule add priority $((_b + 200)) lookup "$_b"
-		for _r in $RULES; do
-			_dev=${_r%%:*}
-			_x=${_r#*:}
-			_k=${_x%%:*}
-			ip -4 route replace default dev "$_dev" table $((_b + _k)) || continue
-			ip -4 rule add priority $((_b + _k)) from "${_x#*:}" lookup $((_b + _k))
-			_owrt_ecmp_have_nft &&
-				ip -4 rule add priority $((_b + 100 + _k)) fwmark "$(_owrt_ecmp_mark "$_k")/$OWRT_ECMP_MARK_MASK" lookup $((_b + _k))
+	for _r in $RULES; do
+		_x=${_r#*:}
+		ip -4 route replace default dev "${_r%%:*}" table $((_b + ${_x%%:*}))
+	done
+	for _fam in -4 -6; do
+		_want=$(_owrt_ecmp_rules_wanted "$_fam")
+		_now=$(_owrt_ecmp_rules_now "$_fam")
+		# shellcheck disable=SC2046 # the rule's words, split on purpose
+		printf '%s\n' "$_want" | sort -n | while read -r _p _from _mark _t; do
+			[ -n "$_p" ] || continue
+			printf '%s\n' "$_now" | grep -qxF "$_p $_from $_mark $_t" && continue
+			ip "$_fam" rule add $(_owrt_ecmp_rule_args "$_p" "$_from" "$_mark" "$_t")
 		done
-	fi
-	if [ "$OWRT_ECMP_IPV6" = ecmp ] && [ -n "$UP6" ]; then
-		# source-specific defaults from odhcp6c in main are suppressed too: LAN
-		# traffic balances over the ECMP table and masq6 translates it
-		ip -6 rule add priority "$_b" lookup main suppress_prefixlength 0
-		ip -6 rule add priority $((_b + 200)) lookup "$_b"
-	fi
+		_owrt_ecmp_rules_owned "$_fam" | while read -r _p _t; do
+			printf '%s\n' "$_now" | awk -v p="$_p" -v t="$_t" '$1 == p && $4 == t' | while read -r _p2 _from _mark _t2; do
+				printf '%s\n' "$_want" | grep -qxF "$_p2 $_from $_mark $_t2" && continue
+				# shellcheck disable=SC2046
+				ip "$_fam" rule del $(_owrt_ecmp_rule_args "$_p2" "$_from" "$_mark" "$_t2")
+				# a dial that is gone for good (shrink) leaves its table behind otherwise
+				case $_t2 in main | "$_b") continue ;; esac
+				case " $RULES " in *":$((_t2 - _b)):"*) ;; *) ip "$_fam" route flush table "$_t2" ;; esac
+			done
+		done 2>/dev/null
+	done
+	# the table of a dial that is not up any more goes too
+	for _spec in $OWRT_ECMP_DIALS; do
+		_rest=${_spec#*:}
+		_k=${_rest%%:*}
+		case " $RULES " in *":$_k:"*) continue ;; esac
+		ip -4 route flush table $((_b + _k)) 2>/dev/null
+	done
 	return 0
+}
+
+# "priority P [from A] [fwmark M] lookup T [suppress_prefixlength 0]" of one normalised rule
+_owrt_ecmp_rule_args() {
+	printf 'priority %s' "$1"
+	[ "$2" = all ] || printf ' from %s' "$2"
+	[ "$3" = - ] || printf ' fwmark %s' "$3"
+	if [ "$4" = main ]; then printf ' lookup main suppress_prefixlength 0'; else printf ' lookup %s' "$4"; fi
 }
 
 # Pin connections to the dial that owns their public address, statelessly:

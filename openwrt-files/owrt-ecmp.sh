@@ -251,8 +251,9 @@ owrt_ecmp_rebuild() {
 	if [ "$OWRT_ECMP_IPV6" = ecmp ]; then
 		_owrt_ecmp_install -6 "$UP6" $((OWRT_ECMP_BASE + 100)) "$_kind" || _rc=1
 	fi
-	_owrt_ecmp_rules "$_kind"
+	# the pin map before the rules: rule BASE+200 must never see a pinned connection first
 	if [ "$_kind" != busybox ]; then _owrt_ecmp_nft || _rc=1; fi
+	_owrt_ecmp_rules "$_kind"
 	if [ $_rc = 0 ]; then
 		echo "$_sig" >"$OWRT_ECMP_STATE"
 	else

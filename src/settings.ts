@@ -30,7 +30,10 @@ export interface Settings {
   metricBase: number;
   /** Base of nexthop ids, rule priorities and routing tables owned by the tool. */
   base: number;
-  /** The dial monitor (health.sh under procd): silent dials out of the set, dead ones redialled. */
+  /**
+   * The dial monitor (health.sh under procd): silent dials out of the set, dead ones redialled.
+   * Off unless asked for (--health on) until it is proven on the lab router (issue 12).
+   */
   health: boolean;
   /** IPv4 address probed through every dial; '' = each dial's PPP peer. */
   healthTarget: string;
@@ -48,7 +51,7 @@ export const DEFAULT_SETTINGS: Omit<Settings, 'dials' | 'weights'> = {
   ecmpMetric: 10,
   metricBase: 40,
   base: 3000,
-  health: true,
+  health: false,
   healthTarget: '',
 };
 

@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import { ROUTER_PATHS, SERVICE_LINK } from '../paths.js';
+import { HEALTH_FILE, ROUTER_PATHS, SERVICE_LINK } from '../paths.js';
 import type { ResolvedRouteMode } from '../plan/capabilities.js';
 import type { Dial } from '../plan/dials.js';
 import { hotplugContext } from '../plan/files.js';
@@ -69,6 +69,9 @@ export function renderApply(a: ApplyInput): string {
     serviceLink: SERVICE_LINK,
     // the monitor runs whenever the routes are rebuilt by an apply, and goes with a teardown
     serviceStart: a.after === 'rebuild',
+    // the status read right after the apply must not find the monitor still starting
+    monitorWait: a.after === 'rebuild' && a.settings.health,
+    healthFile: HEALTH_FILE,
     serviceStop: a.before === 'flush',
     routesBefore: routesSnippet(a.before, a.settings, a.dials, a.routeMode),
     routesNow: routesSnippet(a.after, a.settings, a.dials, a.routeMode),

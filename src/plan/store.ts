@@ -63,7 +63,7 @@ export function readSettings(pkg: UciPackage | null): Settings | undefined {
     ecmpMetric: int(pkg, 'ecmp_metric', DEFAULT_SETTINGS.ecmpMetric),
     metricBase: int(pkg, 'metric_base', DEFAULT_SETTINGS.metricBase),
     base: int(pkg, 'base', DEFAULT_SETTINGS.base),
-    health: str(pkg, 'health') !== '0',
+    health: str(pkg, 'health') === '1',
     healthTarget: str(pkg, 'health_target') ?? DEFAULT_SETTINGS.healthTarget,
   };
 }

@@ -7,7 +7,7 @@
  * did run: test/integration/router-lib-balance.test.ts and test/integration/probe-dials.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { devsFor, ecmpDevs, eventually, lab, labEnabled, owrt, router } from './lab-cli.js';
+import { devsFor, ecmpDevs, eventually, lab, issue12Enabled, owrt, router } from './lab-cli.js';
 
 const IP = '/usr/libexec/ip-full';
 /** A LAN host netns behind the router, masqueraded out of the ppp devices (fw4's wan zone). */
@@ -47,7 +47,7 @@ async function efficiency(cap: number): Promise<number> {
   return JSON.parse(out).end.sum_received.bits_per_second / 1e6 / (4 * cap);
 }
 
-describe.skipIf(!labEnabled)('balance modes and dial probing on the lab router', () => {
+describe.skipIf(!issue12Enabled)('balance modes and dial probing on the lab router', () => {
   beforeAll(async () => {
     await lab.reset({ up: true });
     // packages (ip-full, kmod-macvlan) come with a first setup of wan alone

@@ -6,7 +6,7 @@
  * the fault to the route change, polled every 100 ms), not across SSH.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { devsFor, ecmpDevs, eventually, lab, labEnabled, owrt, router } from './lab-cli.js';
+import { devsFor, ecmpDevs, eventually, lab, issue12Enabled, owrt, router } from './lab-cli.js';
 
 const LABCTL = '/usr/lib/lab-vm/labctl';
 const TRIALS = Number(process.env.HEALTH_TRIALS ?? 5);
@@ -35,7 +35,7 @@ const status = () => {
 };
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)] ?? NaN;
 
-describe.skipIf(!labEnabled)('dial health on the lab router', () => {
+describe.skipIf(!issue12Enabled)('dial health on the lab router', () => {
   beforeAll(async () => {
     await lab.reset({ up: true });
     const r = owrt(['setup', '--dials', '4', '--install-packages', '--yes']);

@@ -12,6 +12,11 @@ import * as lab from '../lab/lab-api.mjs';
 
 export { lab };
 export const labEnabled = process.env.OWRT_ECMP_LAB !== '0';
+/**
+ * Issue 12's suites (balance modes, dial probing, dial health) were written without a lab run
+ * and are not yet proven on it: they run only when asked for (OWRT_ECMP_E2E_ISSUE12=1).
+ */
+export const issue12Enabled = labEnabled && process.env.OWRT_ECMP_E2E_ISSUE12 === '1';
 export const cli = join(import.meta.dirname, '..', '..', 'dist', 'cli.js');
 export const exportCmd = 'uci export network; uci export firewall';
 

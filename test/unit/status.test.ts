@@ -11,6 +11,7 @@ const ownConfig = `
 config owrt_ecmp 'main'
 	option wan 'wan'
 	option prefix 'vwan'
+	option health '1'
 	option dials '3'
 	list weight '2'
 	list weight '1'
