@@ -188,23 +188,23 @@ describe.skipIf(!enabled)('lab router VM (set OWRT_ECMP_LAB=0 to skip)', () => {
     }, 240_000);
 
     it('isp-sticky on: a redial gets its previous address back; off: the lowest free one', async () => {
-      // all hand-made dials share the WAN port's MAC, so sticky goes on only after both
-      // dials got their addresses; a session of an earlier test may still be ending, so
-      // which of the two got the lower address is read, not assumed
+      // all hand-made dials share the WAN port's MAC, and sticky means "the address this MAC
+      // was granted last": that is b's. A session of an earlier test may still be ending, so
+      // which of the two got the lower address is read, not assumed.
       const a = { name: 'sta', ip: (await dial('sta')).ip };
       const b = { name: 'stb', ip: (await dial('stb')).ip };
-      const [lo, hi] = ipNum(a.ip) < ipNum(b.ip) ? [a, b] : [b, a];
-      await hangUp(lo.name); // lo's address is free now and lower than hi's
+      const lowest = Math.min(ipNum(a.ip), ipNum(b.ip));
+      await hangUp(a.name); // a's address is free now
       expect(await lab.fault('isp-sticky', 'on')).toBe('isp sticky addresses: on');
-      await lab.fault('isp-hangup', hi.name);
-      await gone(hi.name, hi.ip);
-      expect((await dial(hi.name)).ip).toBe(hi.ip);
-      // the same with sticky off: the lowest free address, lo's or lower
+      await lab.fault('isp-hangup', b.name);
+      await gone(b.name, b.ip);
+      expect((await dial(b.name)).ip).toBe(b.ip);
+      // sticky off: the lowest free address, whatever b had
       expect(await lab.fault('isp-sticky', 'off')).toBe('isp sticky addresses: off');
-      await lab.fault('isp-hangup', hi.name);
-      await gone(hi.name, hi.ip);
-      expect(ipNum((await dial(hi.name)).ip)).toBeLessThanOrEqual(ipNum(lo.ip));
-      await hangUp(hi.name);
+      await lab.fault('isp-hangup', b.name);
+      await gone(b.name, b.ip);
+      expect(ipNum((await dial(b.name)).ip)).toBeLessThanOrEqual(lowest);
+      await hangUp(b.name);
     }, 300_000);
   });
 });

@@ -256,4 +256,36 @@ describe.skipIf(!labEnabled)('owrt-ecmp where real OpenWrt differs (issue 10)', 
     await router('uci delete firewall.@redirect[-1]; uci delete firewall.@rule[-1]; uci commit firewall; fw4 -q reload');
     expect(await router(exportCmd)).toBe(original);
   }, 300_000);
+  it('mwan3 enabled: setup refuses (exit 7) and says what to do; doctor reports it', async () => {
+    // a stand-in for mwan3's init script: what the probe looks at is the script and its boot link
+    await router(
+      "printf '#!/bin/sh /etc/rc.common\\nSTART=19\\nUSE_PROCD=1\\nstart_service() { :; }\\n' >/etc/init.d/mwan3 && chmod +x /etc/init.d/mwan3 && /etc/init.d/mwan3 enable",
+    );
+    try {
+      const before = await router(exportCmd);
+      const r = owrt(['setup', '--dials', '2', '--yes']);
+      expect(r.code, r.stderr).toBe(7);
+      expect(r.stderr).toMatch(/mwan3/);
+      expect(r.stderr).toMatch(/disable/);
+      expect(await router(exportCmd)).toBe(before);
+      const d = owrt(['doctor']);
+      expect(d.stdout + d.stderr).toMatch(/mwan3/);
+    } finally {
+      await router('/etc/init.d/mwan3 disable; rm -f /etc/init.d/mwan3');
+    }
+  }, 180_000);
+
+  it('flow_offloading_hw on: setup and doctor warn that macvlan dials force software offloading', async () => {
+    await router("uci set firewall.@defaults[0].flow_offloading='1'; uci set firewall.@defaults[0].flow_offloading_hw='1'; uci commit firewall; fw4 -q reload");
+    try {
+      const r = owrt(['setup', '--dials', '2', '--dry-run']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout + r.stderr).toMatch(/flow_offloading_hw is on/);
+      const d = owrt(['doctor']);
+      expect(d.stdout + d.stderr).toMatch(/flow_offloading_hw/);
+    } finally {
+      await router("uci delete firewall.@defaults[0].flow_offloading; uci delete firewall.@defaults[0].flow_offloading_hw; uci commit firewall; fw4 -q reload");
+    }
+    expect(await router(exportCmd)).toBe(original);
+  }, 180_000);
 });
