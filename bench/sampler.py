@@ -4,12 +4,14 @@
 #   <CLOCK_BOOTTIME s>|<ECMP devs (metric M)>|<devs of any usable default route>|<pppoe devs with IPv4>|
 #   <devs of the other default routes (netifd's own per-dial routes: netifd has the dial up)>
 # plus "#tick <t> <samples>" every second, so the reader knows the real sampling rate.
-# Stops when STOPFILE exists.  argv: INTERVAL_MS METRIC STOPFILE
+# The ECMP route lives in its own table (BASE, default 3000); netifd's per-dial routes in main.
+# Stops when STOPFILE exists.  argv: INTERVAL_MS METRIC STOPFILE [TABLE]
 import os, socket, struct, sys, time
 
 interval = int(sys.argv[1]) / 1000.0
 metric = int(sys.argv[2])
 stopfile = sys.argv[3]
+ecmp_table = int(sys.argv[4]) if len(sys.argv) > 4 else 3000
 s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
 s.bind((0, 0))
 s.settimeout(2)
@@ -85,7 +87,7 @@ def sample():
             continue
         a = attrs(m, 12)
         tbl = u32(a[15]) if 15 in a else table
-        if tbl != 254:
+        if tbl not in (254, ecmp_table):
             continue
         prio = u32(a[6]) if 6 in a else 0
         devs = []
@@ -102,8 +104,9 @@ def sample():
         elif 4 in a:
             devs = [u32(a[4])]
         dn = [nm.get(d, '?%d' % d) for d in devs]
-        if prio == metric:
-            ecmp.update(dn)
+        if tbl == ecmp_table:
+            if prio == metric:
+                ecmp.update(dn)
         else:
             own.update(d for d in dn if not d.startswith('?'))
         usable.update(d for d in dn if not d.startswith('?'))
