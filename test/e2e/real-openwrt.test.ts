@@ -278,7 +278,7 @@ describe.skipIf(!labEnabled)('owrt-ecmp where real OpenWrt differs (issue 10)', 
   it('flow_offloading_hw on: setup and doctor warn that macvlan dials force software offloading', async () => {
     await router("uci set firewall.@defaults[0].flow_offloading='1'; uci set firewall.@defaults[0].flow_offloading_hw='1'; uci commit firewall; fw4 -q reload");
     try {
-      const r = owrt(['setup', '--dials', '2', '--dry-run']);
+      const r = owrt(['setup', '--dials', '2', '--install-packages', '--dry-run']);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout + r.stderr).toMatch(/flow_offloading_hw is on/);
       const d = owrt(['doctor']);
