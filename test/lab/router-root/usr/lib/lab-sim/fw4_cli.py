@@ -88,7 +88,9 @@ def apply(text):
 def write_state(cfg, mode):
     d = cfg["defaults"]
     os.makedirs(os.path.dirname(STATE) or ".", exist_ok=True)
-    tmp = STATE + ".tmp"
+    # one temporary file per process: a reload from the 20-firewall hotplug and one by hand
+    # can run at once, and the last rename wins as with any atomic replace
+    tmp = "%s.%d.tmp" % (STATE, os.getpid())
     with open(tmp, "w") as f:
         json.dump({"zones": [fw4_config.state_zone(z) for z in cfg["zones"]],
                    "flow_offloading": d["flow_offloading"], "flow_offloading_hw": d["flow_offloading_hw"],
