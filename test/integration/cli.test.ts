@@ -6,11 +6,12 @@
  * Every run gets a controlled environment: HOME is a temp dir with an empty ~/.ssh, and
  * nothing else is inherited (no SSH_AUTH_SOCK, no OWRT_ECMP_* variables).
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CliResult, runCli as runCliIn } from '../helpers/run-cli.js';
 import {
   canRunServers,
   freePort,
@@ -27,12 +28,6 @@ const CLI = resolve(import.meta.dirname, '..', '..', 'dist', 'cli.js');
 const caps = canRunServers();
 /** Distinctive enough that a hit can only be a leak. */
 const SECRET = 'Pw-7f3Kq!x9 $(id) ;#\'zZ';
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 let home = '';
 let work = '';
@@ -60,27 +55,9 @@ function expectRecorded(kh: string, server: SshServer): void {
   expect(found).toContain(server.hostPublicKey);
 }
 
-/** Run the CLI with only PATH, HOME and NO_COLOR from us, plus `env`. */
+/** Run the CLI with only PATH, HOME and NO_COLOR from us, plus `env` (test/helpers/run-cli.ts). */
 function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 25_000): Promise<CliResult> {
-  return new Promise((res, rej) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, NO_COLOR: '1', LANG: 'C.UTF-8', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      rej(new Error(`owrt-ecmp ${args.join(' ')} did not finish within ${timeoutMs} ms\nstderr: ${stderr}`));
-    }, timeoutMs);
-    child.once('error', rej);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      res({ code, stdout, stderr });
-    });
-  });
+  return runCliIn(args, home, env, timeoutMs);
 }
 
 /** Readable failure: the whole output when an exit code is off. */
