@@ -118,7 +118,7 @@ Numbers are measured, not asserted; a missed target is shown with its gap. Re-re
 * **Timing** is taken on the router: \`bench/sampler.py\` dumps IPv4 default routes, nexthop objects and addresses over
   rtnetlink every 10 ms (the real interval under TCG is printed with each result) and logs each change with
   CLOCK_BOOTTIME; fault injection stamps \`/proc/uptime\` (10 ms). *Out* = ISP hangup → the dial's device is no
-  longer in the metric-10 ECMP route. *Re-included* = the dial has its address again → it is in the ECMP route.
+  longer in the ECMP route (table 3000). *Re-included* = the dial has its address again → it is in the ECMP route.
   *netifd's ifup event*: netifd installs its own per-dial default route and then queues the \`ifup\` hotplug event
   (netifd-sim \`mark_up\`), so the sampler sees the event's moment as that route appearing. The time from there to
   the ECMP route holding the dial splits into: waiting in netifd's hotplug queue (it runs one event at a time, e.g.
@@ -143,7 +143,8 @@ Numbers are measured, not asserted; a missed target is shown with its gap. Re-re
   anyway, so only the difference is the hangup's. Under masquerade a flow that changes dial is dropped by the kernel
   and reset by the server, so *changed dial* and *broke* go together.
 * **Hand-made baseline**: the ECMP route installed once by hand as a plain multipath route, rebuilt by a hotplug script
-  only on \`ifup\` (owrt-ecmp's hotplug script moved aside meanwhile). *Multipath* = owrt-ecmp with
+  only on \`ifup\` (owrt-ecmp's hotplug script moved aside meanwhile); it sits in table 3000 behind owrt-ecmp's rules,
+  where the sampler reads the ECMP route, so only when it is rebuilt differs. *Multipath* = owrt-ecmp with
   \`--route-mode multipath\` (a plain multipath route instead of nexthop objects). The kernel deletes a whole plain
   multipath route when one of its devices is unregistered (a ppp device goes away when pppd exits): until the next
   rebuild, traffic falls back to netifd's per-dial route of the lowest metric (the "without the ECMP route" window).

@@ -111,26 +111,31 @@ export async function hashL3({ quick, cap }) {
   return { l3: res, routerLocal: { dials: 4, flows: 16, mbit: r3(mb), efficiency: r3(mb / (4 * cap)), ...rest2, bytes: d2 } };
 }
 
-/** The hand-made method: one multipath route installed by hand, rebuilt only on ifup. */
+/**
+ * The hand-made method: one multipath route installed by hand, rebuilt only on ifup. It goes in
+ * table 3000, behind owrt-ecmp's rules, where the sampler reads the ECMP route: what the baseline
+ * compares is when the route is rebuilt, not where it lives (in main it would have to beat wan's
+ * metric-0 default).
+ */
 const HAND = `[ "$ACTION" = ifup ] || exit 0
 case "$INTERFACE" in wan|vwan*) ;; *) exit 0 ;; esac
 set --
 for d in /sys/class/net/pppoe-*; do set -- "$@" nexthop dev "\${d##*/}"; done
-[ $# -gt 0 ] && ip route replace default metric 10 "$@"
+[ $# -gt 0 ] && ip route replace default table 3000 metric 10 "$@"
 `;
 export async function handMadeOn() {
   await router(`mv /etc/hotplug.d/iface/95-owrt-ecmp /tmp/bench-95-owrt-ecmp.saved
-ip route del default metric 10 2>/dev/null; ip nexthop del id 3000 2>/dev/null
+ip route del default table 3000 metric 10 2>/dev/null; ip nexthop del id 3000 2>/dev/null
 for i in $(seq 3001 3064); do ip nexthop del id $i 2>/dev/null; done
 cat > /etc/hotplug.d/iface/96-bench-hand <<'EOF2'
 ${HAND}EOF2
 set --; for d in /sys/class/net/pppoe-*; do set -- "$@" nexthop dev "\${d##*/}"; done
-ip route replace default metric 10 "$@"`);
+ip route replace default table 3000 metric 10 "$@"`);
 }
 export async function handMadeOff() {
   await router(`rm -f /etc/hotplug.d/iface/96-bench-hand
 [ -f /tmp/bench-95-owrt-ecmp.saved ] && mv /tmp/bench-95-owrt-ecmp.saved /etc/hotplug.d/iface/95-owrt-ecmp
-rm -f /var/run/owrt-ecmp.state; ip route del default metric 10 2>/dev/null
+rm -f /var/run/owrt-ecmp.state; ip route del default table 3000 metric 10 2>/dev/null
 ACTION=ifupdate INTERFACE=wan sh -c '. /etc/hotplug.d/iface/95-owrt-ecmp'`);
 }
 

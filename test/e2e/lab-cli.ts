@@ -58,7 +58,9 @@ export function owrtRaw(args: string[], env: Record<string, string> = {}): Run {
     env: { ...process.env, NO_COLOR: '1', ...env },
     timeout: 300_000,
   });
-  const run = { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  // a run the harness had to kill says so, so a failure reads as a timeout and not as exit "null"
+  const killed = r.signal ? `\n[lab-cli: the run was killed by ${r.signal}${r.error ? ` (${r.error.message})` : ''}]` : '';
+  const run = { code: r.status, stdout: r.stdout, stderr: r.stderr + killed };
   checkSecrets(args, run);
   return run;
 }

@@ -82,13 +82,19 @@ describe.skipIf(!labEnabled)('owrt-ecmp on the lab router', () => {
       const before = await txBytes();
       const out = await router(`ip netns exec lan iperf3 -c ${lab.IPERF_HOST} -p ${lab.IPERF_PORTS[0]} -P 16 -t 12 -O 2 -J`);
       const after = await txBytes();
-      const mbit = JSON.parse(out).end.sum_received.bits_per_second / 1e6;
+      const result = JSON.parse(out) as { error?: string; end?: { sum_received?: { bits_per_second: number } } };
+      if (result.error || !result.end?.sum_received) {
+        // a run iperf3 itself gave up on (say, the server still busy) says nothing about ECMP
+        runs.push(`run ${attempt}: iperf3 failed: ${result.error ?? 'no summary'}`);
+        continue;
+      }
+      const mbit = result.end.sum_received.bits_per_second / 1e6;
       const share = Object.keys(after).map((d) => `${d} ${((after[d]! - (before[d] ?? 0)) / 1e6).toFixed(1)} MB`);
       runs.push(`run ${attempt}: ${mbit.toFixed(1)} Mbit/s (${(mbit / cap).toFixed(2)}× the ${cap} Mbit/s cap; ${share.join(', ')})`);
       best = Math.max(best, mbit);
     }
     console.log(`aggregation, 16 flows over 4 dials:\n  ${runs.join('\n  ')}`);
-    expect(best).toBeGreaterThanOrEqual(3.5 * cap);
+    expect(best, runs.join("\n")).toBeGreaterThanOrEqual(3.5 * cap);
   }, 240_000);
 
   it('re-running setup reports no changes', () => {
@@ -134,7 +140,7 @@ describe.skipIf(!labEnabled)('owrt-ecmp on the lab router', () => {
     const degraded = owrt(['status']);
     expect(degraded.code).toBe(8);
     const r = owrt(['hotplug', '--yes', '--install-packages']);
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     await eventually('2 nexthops after hotplug', async () => (await ecmpDevs()).length === 2, 120);
     expect(owrt(['status']).code).toBe(0);
   }, 600_000);

@@ -21,6 +21,14 @@ export interface FakeDial {
   gw6?: string;
 }
 
+/** Dials wan, vwan2… up on pppoe-<name> with addresses 100.64.0.2… (the host suites' ISP). */
+export function upDials(n: number): FakeDial[] {
+  return Array.from({ length: n }, (_, i) => {
+    const name = i === 0 ? 'wan' : `vwan${i + 1}`;
+    return { name, up: true, dev: `pppoe-${name}`, addr: `100.64.0.${i + 2}` };
+  });
+}
+
 export interface LibEnv {
   dials?: string;
   mode?: string;

@@ -286,6 +286,26 @@ export async function silentServer(): Promise<{ server: Server; port: number }> 
   return { server, port: (server.address() as { port: number }).port };
 }
 
+/** A TCP listener that counts and drops every connection: proves a run never connected. */
+export interface CountingListener {
+  port: number;
+  connections: () => number;
+  close: () => Promise<void>;
+}
+export async function countingListener(): Promise<CountingListener> {
+  let n = 0;
+  const server = createServer((sock) => {
+    n++;
+    sock.destroy();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    port: (server.address() as { port: number }).port,
+    connections: () => n,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
 /** True once a socket listens on the port inside the network namespace (state 0A in /proc/net/tcp). */
 async function listensIn(netns: string, port: number): Promise<boolean> {
   const { stdout } = await run('ip', ['netns', 'exec', netns, 'cat', '/proc/net/tcp']).catch(() => ({ stdout: '' }));

@@ -8,12 +8,13 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CliResult, runCli as runCliIn } from '../helpers/run-cli.js';
 import {
   canRunServers,
+  countingListener,
+  type CountingListener,
   freePort,
   makeClientKey,
   makeDropbearHostKey,
@@ -112,25 +113,19 @@ function snapshot(serverHome: string): Record<string, string> {
 // ---------------------------------------------------------------------------------------------
 
 describe('usage errors are caught before connecting (exit 2)', () => {
-  let listener: Server;
+  let listener: CountingListener;
   let port = 0;
-  let connections = 0;
   let pwDir = '';
 
   beforeAll(async () => {
-    listener = createServer((sock) => {
-      connections++;
-      sock.destroy();
-    });
-    await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
-    const addr = listener.address();
-    port = typeof addr === 'object' && addr ? addr.port : 0;
+    listener = await countingListener();
+    port = listener.port;
     pwDir = await makeTempDir('owrt-ecmp-cli-pw-');
     writeFileSync(join(pwDir, 'two-lines'), 'first\nsecond\n', { mode: 0o600 });
   });
 
   afterAll(async () => {
-    await new Promise<void>((r) => listener.close(() => r()));
+    await listener.close();
     rmSync(pwDir, { recursive: true, force: true });
   });
 
@@ -162,15 +157,15 @@ describe('usage errors are caught before connecting (exit 2)', () => {
     expectExit(r, 2);
     expect(r.stderr).toMatch(message);
     expect(r.stdout).toBe('');
-    expect(connections).toBe(0);
+    expect(listener.connections()).toBe(0);
   });
 
   it('no case above opened a connection, and the counter does count one (control)', async () => {
-    expect(connections).toBe(0);
+    expect(listener.connections()).toBe(0);
     const r = await runCli(['status', ...host(), '--known-hosts', join(home, 'kh-control')]);
     expectExit(r, 3);
     expect(r.stderr).toMatch(/owrt-ecmp: .*127\.0\.0\.1:\d+/);
-    expect(connections).toBe(1);
+    expect(listener.connections()).toBe(1);
   });
 });
 
@@ -251,39 +246,33 @@ describe('flags', () => {
 });
 
 describe('SSH options before the command', () => {
-  let listener: Server;
+  let listener: CountingListener;
   let port = 0;
-  let connections = 0;
 
   beforeAll(async () => {
-    listener = createServer((sock) => {
-      connections++;
-      sock.destroy();
-    });
-    await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
-    const addr = listener.address();
-    port = typeof addr === 'object' && addr ? addr.port : 0;
+    listener = await countingListener();
+    port = listener.port;
   });
 
   afterAll(async () => {
-    await new Promise<void>((r) => listener.close(() => r()));
+    await listener.close();
   });
 
   it('owrt-ecmp --host H status connects to H', async () => {
-    const before = connections;
+    const before = listener.connections();
     const r = await runCli(['--host', `127.0.0.1:${port}`, '--known-hosts', join(home, 'kh-global'), 'status']);
     expectExit(r, 3);
     expect(r.stderr).toContain(`127.0.0.1:${port}`);
-    expect(connections).toBe(before + 1);
+    expect(listener.connections()).toBe(before + 1);
   });
 
   it("the command's own --host wins over the one before it", async () => {
     const closed = await freePort();
-    const before = connections;
+    const before = listener.connections();
     const r = await runCli(['--host', `127.0.0.1:${closed}`, 'status', '--host', `127.0.0.1:${port}`, '--known-hosts', join(home, 'kh-global')]);
     expectExit(r, 3);
     expect(r.stderr).toContain(`127.0.0.1:${port}`);
-    expect(connections).toBe(before + 1);
+    expect(listener.connections()).toBe(before + 1);
   });
 });
 

@@ -5,13 +5,14 @@
  * valid against the published schema, with the exit code unchanged.
  */
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, type CliResult, runCli } from '../helpers/run-cli.js';
 import { type SchemaName, schemaErrors } from '../helpers/schemas.js';
 import {
   canRunServers,
+  countingListener,
+  type CountingListener,
   freePort,
   makeClientKey,
   makeDropbearHostKey,
@@ -61,22 +62,16 @@ function errorDocument(r: CliResult, code: string, exitCode: number): ErrorDoc['
 }
 
 describe('usage errors with --json: one error document, exit 2, no connection', () => {
-  let listener: Server;
+  let listener: CountingListener;
   let port = 0;
-  let connections = 0;
 
   beforeAll(async () => {
-    listener = createServer((sock) => {
-      connections++;
-      sock.destroy();
-    });
-    await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
-    const addr = listener.address();
-    port = typeof addr === 'object' && addr ? addr.port : 0;
+    listener = await countingListener();
+    port = listener.port;
   });
 
   afterAll(async () => {
-    await new Promise<void>((r) => listener.close(() => r()));
+    await listener.close();
   });
 
   const host = (): string[] => ['--host', `127.0.0.1:${port}`];
@@ -95,7 +90,7 @@ describe('usage errors with --json: one error document, exit 2, no connection', 
     const doc = oneDocument<ErrorDoc>(r, 'error', 2);
     expect(doc.error.code).toBe('usage');
     expect(doc.error.message).toMatch(message);
-    expect(connections).toBe(0);
+    expect(listener.connections()).toBe(0);
   });
 
   it('without --json the same usage error leaves stdout empty (control)', async () => {

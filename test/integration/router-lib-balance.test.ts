@@ -10,7 +10,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canRunNetns, devsOf, type FakeDial, LibHarness } from '../helpers/router-lib.js';
+import { canRunNetns, devsOf, type FakeDial, LibHarness, upDials } from '../helpers/router-lib.js';
 
 const tag = `i12b${process.pid % 100000}`;
 const R = new LibHarness(`${tag}-r`);
@@ -20,12 +20,7 @@ const PY = '/usr/bin/python3';
 const helpers = join(import.meta.dirname, '..', 'helpers');
 const INTERNET = '198.51.100.10';
 
-const DIALS: FakeDial[] = [1, 2, 3, 4].map((k) => ({
-  name: k === 1 ? 'wan' : `vwan${k}`,
-  up: true,
-  dev: k === 1 ? 'pppoe-wan' : `pppoe-vwan${k}`,
-  addr: `100.64.0.${k + 1}`,
-}));
+const DIALS: FakeDial[] = upDials(4);
 const specOf = (weights: number[]) => DIALS.map((d, i) => `${d.name}:${i + 1}:${weights[i] ?? 1}`).join(' ');
 const children: ChildProcess[] = [];
 

@@ -9,7 +9,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canRunNetns, devsOf, type FakeDial, LibHarness } from '../helpers/router-lib.js';
+import { canRunNetns, devsOf, type FakeDial, LibHarness, upDials } from '../helpers/router-lib.js';
 
 const pid = process.pid;
 const R = new LibHarness(`pin-r-${pid}`);
@@ -20,12 +20,7 @@ const traffic = join(import.meta.dirname, '..', 'helpers', 'pin-traffic.py');
 const INTERNET = '198.51.100.10';
 const LAN_HOST = '192.168.1.100';
 
-const DIALS: FakeDial[] = [1, 2, 3, 4].map((k) => ({
-  name: k === 1 ? 'wan' : `vwan${k}`,
-  up: true,
-  dev: k === 1 ? 'pppoe-wan' : `pppoe-vwan${k}`,
-  addr: `100.64.0.${k + 1}`,
-}));
+const DIALS: FakeDial[] = upDials(4);
 const SPEC = DIALS.map((d, i) => `${d.name}:${i + 1}:1`).join(' ');
 const children: ChildProcess[] = [];
 
