@@ -105,9 +105,16 @@ async function probe() {
   }
 }
 
+/** A session left in the walled garden (an earlier fault) carries nothing to the internet: every figure would be wrong. */
+async function checkNoWalledGarden() {
+  const walled = (await lab.ispSessions()).filter((x) => x.ip.startsWith('172.30.'));
+  if (walled.length) throw new Error(`ISP sessions in the walled garden (${walled.map((x) => x.ip).join(' ')}): labctl walled-garden off, then isp-hangup all`);
+}
+
 async function main() {
   const t0 = Date.now();
   await lab.ensureUp();
+  await checkNoWalledGarden();
   const cap = lab.info().rateMbit;
   if (typeof cap !== 'number') throw new Error('the lab must shape sessions (LAB_RATE numeric) to measure efficiency');
   const only = process.env.I12_ONLY ? process.env.I12_ONLY.split(',') : ['e', 'flows', 'silence', 'baseline', 'probe'];
