@@ -244,20 +244,20 @@ async function flowTrial({ flows, before, after, victim, limit }) {
  * Flow stability: 64 long-lived flows over 4 dials; the ISP hangs up one dial and refuses its return.
  * Per flow: which devices its data left by (nft set) and the bytes the peer acknowledged every ~0.5 s.
  */
-export async function flowStability({ mode }) {
+export async function flowStability({ mode, balance = 'hash', flows = 64 }) {
   const n = 4;
-  await setupDials(n, ['--route-mode', mode === 'hand' ? 'multipath' : mode]);
+  await setupDials(n, ['--route-mode', mode === 'hand' ? 'multipath' : mode, ...(mode === 'hand' ? [] : ['--balance', balance])]);
   if (mode === 'hand') await handMadeOn();
   const victim = 'pppoe-vwan3';
   let t;
   try {
-    t = await flowTrial({ flows: 64, before: 16, after: 22, victim, limit: n - 1 });
+    t = await flowTrial({ flows, before: 16, after: 22, victim, limit: n - 1 });
   } finally {
     await router(`${LABCTL} isp-limit off >/dev/null`);
     if (mode === 'hand') await handMadeOff();
   }
-  const res = { mode, dials: n, ...judgeFlows(t.j, { flows: t.after, before: t.before, victim, tHang: t.tHang }) };
-  log(`flow stability ${mode}: ${res.flows} flows, ${res.onDroppedDial} on the dropped dial; of ${res.survivors} others ${res.changedDial} changed dial, ${res.broke} broke; stalled ≥ ${res.stallThresholdS} s: ${res.stalledBefore} in the ${res.stallWindowS} s before the hangup, ${res.stalledAfter} in the ${res.stallWindowS} s after; hangup ${res.hangupAfterStartS} s after start`);
+  const res = { mode, balance, dials: n, ...judgeFlows(t.j, { flows: t.after, before: t.before, victim, tHang: t.tHang }) };
+  log(`flow stability ${mode} (balance ${balance}): ${res.flows} flows, ${res.onDroppedDial} on the dropped dial; of ${res.survivors} others ${res.changedDial} changed dial, ${res.broke} broke; stalled ≥ ${res.stallThresholdS} s: ${res.stalledBefore} in the ${res.stallWindowS} s before the hangup, ${res.stalledAfter} in the ${res.stallWindowS} s after; hangup ${res.hangupAfterStartS} s after start`);
   await waitEcmp(n, 150);
   return res;
 }

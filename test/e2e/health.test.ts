@@ -38,7 +38,7 @@ const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(
 describe.skipIf(!issue12Enabled)('dial health on the lab router', () => {
   beforeAll(async () => {
     await lab.reset({ up: true });
-    const r = owrt(['setup', '--dials', '4', '--install-packages', '--yes']);
+    const r = owrt(['setup', '--dials', '4', '--health', 'on', '--install-packages', '--yes']);
     expect(r.code, r.stderr).toBe(0);
     await eventually('4 dials in the ECMP route', async () => (await ecmpDevs()).join() === devsFor(4).join(), 120);
   }, 900_000);

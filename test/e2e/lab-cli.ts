@@ -122,3 +122,43 @@ export async function ecmpDevs(fam: '-4' | '-6' = '-4', metric = 10, table = 300
 
 export const devsFor = (n: number): string[] =>
   ['pppoe-wan', ...Array.from({ length: n - 1 }, (_, i) => `pppoe-vwan${i + 2}`)].sort();
+
+/** Bytes each ppp device of the router has sent so far (its tx counter). */
+export async function txBytes(): Promise<Record<string, number>> {
+  const out = await router('for d in /sys/class/net/pppoe-*; do [ -e "$d" ] && echo "${d##*/} $(cat $d/statistics/tx_bytes)"; done; true');
+  return Object.fromEntries(out.trim().split('\n').filter(Boolean).map((l) => l.split(' ')).map(([d, b]) => [d, Number(b)]));
+}
+
+export interface LanIperf {
+  mbit: number;
+  /** MB each ppp device sent during the run. */
+  perDev: Record<string, number>;
+  attempts: number;
+}
+
+/**
+ * `flows` parallel iperf3 flows from the lab's LAN host (netns `lan`, masqueraded by fw4) to
+ * the ISP's iperf3 server. iperf3 reports some failures (server busy with the last run's
+ * teardown, a refused control connection) as an `error` field in its JSON with no results:
+ * those are retried, a few seconds apart, instead of read as a figure.
+ */
+export async function lanIperf(flows: number, seconds = 8, omit = 2): Promise<LanIperf> {
+  for (let attempt = 1; ; attempt++) {
+    const before = await txBytes();
+    const r = await lab.lanRun(`iperf3 -c ${lab.IPERF_HOST} -p ${lab.IPERF_PORTS[0]} -P ${flows} -t ${seconds} -O ${omit} -J`);
+    const after = await txBytes();
+    let j: { error?: string; end?: { sum_received?: { bits_per_second: number } } } = {};
+    try {
+      j = JSON.parse(r.stdout);
+    } catch {
+      j = { error: `no JSON (exit ${r.code}): ${r.stderr.trim().slice(0, 200)}` };
+    }
+    const bps = j.end?.sum_received?.bits_per_second;
+    if (!j.error && typeof bps === 'number') {
+      const perDev = Object.fromEntries(Object.keys(after).map((d) => [d, (after[d]! - (before[d] ?? after[d]!)) / 1e6]));
+      return { mbit: bps / 1e6, perDev, attempts: attempt };
+    }
+    if (attempt >= 4) throw new Error(`iperf3 from the LAN host failed ${attempt} times, last: ${j.error ?? 'no sum_received'}`);
+    await new Promise((res) => setTimeout(res, 3000));
+  }
+}

@@ -1,0 +1,154 @@
+// Issue 12's figures on the lab router: E for --balance hash vs conn, flow stability when a dial
+// drops, silent-dial detection with and without the dial monitor, and --dials auto against the
+// ISP's session limit. Numbers are printed and written to bench/results/issue12-<date>.json,
+// never asserted. Usage: npm run build && node bench/issue12.mjs
+//   I12_ONLY=e,flows,silence,baseline,probe   a subset (default: all, in that order)
+//   I12_RUNS=5 (iperf runs per point)  I12_TRIALS=20 (silence trials)  I12_BASELINE=5 (monitor-off trials,
+//   each watched for I12_BASELINE_LIMIT=30 s)
+import fs from 'node:fs';
+import { join } from 'node:path';
+import { lab, lanUp, median, owrt, p95, pppBytes, root, router, setupDials, sleep, waitEcmp } from './lib.mjs';
+import { flowStability } from './scenarios.mjs';
+
+const LABCTL = '/usr/lib/lab-vm/labctl';
+const RUNS = Number(process.env.I12_RUNS ?? 5);
+const TRIALS = Number(process.env.I12_TRIALS ?? 20);
+const BASELINE = Number(process.env.I12_BASELINE ?? 5);
+const log = (...a) => console.error('[issue12]', ...a);
+const r3 = (x) => (x === null || x === undefined ? null : Math.round(x * 1000) / 1000);
+
+/** F iperf3 flows from the LAN host; iperf3's `error` answers (server busy) are retried. */
+async function iperf(flows, seconds = 8) {
+  for (let attempt = 1; ; attempt++) {
+    const before = await pppBytes();
+    const r = await lab.lanRun(`iperf3 -c ${lab.IPERF_HOST} -p ${lab.IPERF_PORTS[0]} -P ${flows} -t ${seconds} -O 2 -J`, { timeoutMs: (seconds + 60) * 1000 });
+    const after = await pppBytes();
+    let j;
+    try { j = JSON.parse(r.stdout); } catch { j = { error: `no JSON: ${r.stderr.slice(0, 200)}` }; }
+    const bps = j.end?.sum_received?.bits_per_second;
+    if (!j.error && typeof bps === 'number') {
+      const mb = Object.fromEntries(Object.keys(after).map((d) => [d, r3((after[d].tx - (before[d]?.tx ?? after[d].tx)) / 1e6)]));
+      return { mbit: bps / 1e6, mb };
+    }
+    if (attempt >= 4) throw new Error(`iperf3 failed ${attempt} times: ${j.error}`);
+    log(`iperf3: ${j.error}; again in 3 s`);
+    await sleep(3000);
+  }
+}
+
+async function efficiency(cap) {
+  const out = {};
+  await setupDials(4, ['--balance', 'hash']);
+  await lanUp();
+  for (const mode of ['hash', 'conn']) {
+    await setupDials(4, ['--balance', mode]);
+    for (const f of [4, 16]) {
+      const runs = [];
+      for (let i = 0; i < RUNS; i++) {
+        const x = await iperf(f);
+        const e = x.mbit / (4 * cap);
+        runs.push({ e: r3(e), mbit: r3(x.mbit), mb: x.mb });
+        log(`E ${mode} F=${f} run ${i + 1}: ${e.toFixed(3)} (${x.mbit.toFixed(1)} Mbit/s; ${JSON.stringify(x.mb)})`);
+      }
+      const es = runs.map((r) => r.e);
+      out[`${mode}F${f}`] = { mode, flows: f, mean: r3(es.reduce((a, b) => a + b, 0) / es.length), min: Math.min(...es), max: Math.max(...es), runs };
+    }
+  }
+  return out;
+}
+
+/** Seconds from a fault (run on the router) until dev is absent from / present in the ECMP route, polled every 0.1 s on the router. */
+async function timed(fault, dev, present, limitS) {
+  const test = present ? `grep -q ' dev ${dev} '` : `! grep -q ' dev ${dev} '`;
+  const out = await router(`t0=$(cut -d' ' -f1 /proc/uptime); ${fault} >/dev/null || exit 1
+i=0; while [ $i -lt ${limitS * 10} ]; do
+  ip -4 route show default table 3000 metric 10 | tr '\\n' ' ' | sed 's/$/ /' | ${test} && break
+  sleep 0.1; i=$((i + 1)); done
+[ $i -lt ${limitS * 10} ] || { echo never; exit 0; }
+awk -v a="$t0" -v b="$(cut -d' ' -f1 /proc/uptime)" 'BEGIN { printf "%.2f\\n", b - a }'`, { timeoutMs: (limitS + 60) * 1000 });
+  return out.trim() === 'never' ? null : Number(out);
+}
+
+async function silence(health, trials, limitS) {
+  await setupDials(4, ['--balance', 'hash', '--health', health ? 'on' : 'off']);
+  const out = [];
+  const back = [];
+  for (let i = 0; i < trials; i++) {
+    out.push(await timed(`${LABCTL} silence vwan3 on`, 'pppoe-vwan3', false, limitS));
+    back.push(out.at(-1) === null ? null : await timed(`${LABCTL} silence vwan3 off`, 'pppoe-vwan3', true, 30));
+    if (out.at(-1) === null) await router(`${LABCTL} silence vwan3 off >/dev/null`);
+    log(`silence (monitor ${health ? 'on' : 'off'}) trial ${i + 1}: out ${out.at(-1) ?? `not within ${limitS} s`}, back ${back.at(-1)}`);
+    await waitEcmp(4, 60);
+    await sleep(2000 + 317 * i); // vary the phase against the monitor's 1 s tick
+  }
+  const seen = out.filter((x) => x !== null);
+  return { monitor: health, trials, limitS, out, back, detected: seen.length, medianOut: median(out), p95Out: seen.length === trials ? p95(out) : null, medianBack: median(back), p95Back: p95(back) };
+}
+
+async function probe() {
+  await router(`${LABCTL} isp-limit 3 >/dev/null`);
+  try {
+    const p = await owrt(['probe-dials', '--json', '--max', '6']);
+    const report = JSON.parse(p.stdout);
+    const s = await owrt(['setup', '--dials', 'auto:6', '--yes']);
+    const leftovers = (await router("ls /sys/class/net | grep -E '^ecmp[tp]'; true")).trim();
+    const attempts = async () => Number((await router("grep -c 'session [0-9]* for' /run/isp/pppoe-server.log || true")).trim());
+    const a0 = await attempts();
+    await sleep(20_000);
+    const a1 = await attempts();
+    return {
+      probe: { found: report.found, stoppedBy: report.stoppedBy, leftovers: report.leftovers, trials: report.trials, wallS: r3(p.ms / 1000) },
+      setupAuto: { code: s.code, wallS: r3(s.ms / 1000), said: (/the ISP allows \d+ session\(s\)[^\n]*/.exec(s.stdout) ?? [''])[0], dials: (await router('uci get owrt_ecmp.main.dials')).trim(), trialDevicesLeft: leftovers, ispAttemptsIn20sAfter: a1 - a0 },
+    };
+  } finally {
+    await router(`${LABCTL} isp-limit off >/dev/null`);
+  }
+}
+
+/** A session left in the walled garden (an earlier fault) carries nothing to the internet: every figure would be wrong. */
+async function checkNoWalledGarden() {
+  const walled = (await lab.ispSessions()).filter((x) => x.ip.startsWith('172.30.'));
+  if (walled.length) throw new Error(`ISP sessions in the walled garden (${walled.map((x) => x.ip).join(' ')}): labctl walled-garden off, then isp-hangup all`);
+}
+
+async function main() {
+  const t0 = Date.now();
+  await lab.ensureUp();
+  await checkNoWalledGarden();
+  const cap = lab.info().rateMbit;
+  if (typeof cap !== 'number') throw new Error('the lab must shape sessions (LAB_RATE numeric) to measure efficiency');
+  const only = process.env.I12_ONLY ? process.env.I12_ONLY.split(',') : ['e', 'flows', 'silence', 'baseline', 'probe'];
+  const res = { date: new Date().toISOString(), capMbitPerSession: cap, accel: lab.info().accel, git: null, results: {}, errors: [] };
+  const steps = {
+    e: () => efficiency(cap),
+    // hash mode's flow stability is bench/run.mjs's flowStability (docs/benchmarks.md); I12_FLOWS_HASH=1 repeats it here
+    flows: async () => ({
+      conn: await flowStability({ mode: 'auto', balance: 'conn' }),
+      ...(process.env.I12_FLOWS_HASH === '1' ? { hash: await flowStability({ mode: 'auto', balance: 'hash' }) } : {}),
+    }),
+    silence: () => silence(true, TRIALS, 15),
+    baseline: () => silence(false, BASELINE, Number(process.env.I12_BASELINE_LIMIT ?? 30)),
+    probe,
+  };
+  for (const name of only) {
+    const ts = Date.now();
+    try {
+      res.results[name] = await steps[name]();
+    } catch (e) {
+      log(`${name} failed: ${e.message}`);
+      res.errors.push({ step: name, error: String(e.message).slice(0, 2000) });
+    }
+    log(`${name}: ${Math.round((Date.now() - ts) / 1000)} s`);
+  }
+  res.durationS = Math.round((Date.now() - t0) / 1000);
+  const file = join(root, 'bench', 'results', `issue12-${res.date.slice(0, 10)}.json`);
+  fs.writeFileSync(file, `${JSON.stringify(res, null, 1)}\n`);
+  const brief = JSON.parse(JSON.stringify(res.results, (k, v) => (['runs', 'survivorsMbitByTimeAfterHangup', 'disrupted', 'trials'].includes(k) ? undefined : v)));
+  console.log(JSON.stringify(brief, null, 1));
+  console.log(`wrote ${file} (${res.durationS} s)`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
