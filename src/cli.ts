@@ -109,6 +109,7 @@ export function buildProgram(): Command {
     .option('--wan <iface>', 'the existing PPPoE interface (default: stored, or wan)')
     .option('--username <name>', 'PPPoE username (default: wan\'s, read on the router)')
     .option('--password-file <file>', 'file holding the PPPoE password (default: wan\'s, read on the router)')
+    .option('--install-packages', 'install missing packages (ip-full, kmod-macvlan) before the trials')
     .action(async (_opts, cmd: Command) => {
       const { probeDialsCommand } = await import('./commands/probe-dials.js');
       process.exitCode = await probeDialsCommand(withGlobals(cmd));

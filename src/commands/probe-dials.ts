@@ -12,6 +12,7 @@ import { type GlobalOptions, type Session, withSession } from './session.js';
 
 export interface ProbeDialsOptions extends GlobalOptions, Pick<RawSetupOptions, 'wan' | 'username' | 'passwordFile'> {
   max?: string;
+  installPackages?: boolean;
   trialTimeout?: string;
   bogusRanges?: string;
 }
@@ -24,17 +25,32 @@ export function probeOptions(max: number, o: { trialTimeout?: string; bogusRange
  * Run the trial sessions on the router (one round trip; it ends every trial itself, even
  * if this connection drops) and return what it found. Shared by probe-dials and setup --dials auto.
  */
-export async function runProbe(s: Session, facts: RouterFacts, settings: Settings, o: ProbeOptions, creds: Credentials): Promise<ProbeReport> {
+export async function runProbe(
+  s: Session,
+  facts: RouterFacts,
+  settings: Settings,
+  o: ProbeOptions,
+  creds: Credentials,
+  installPackages = false,
+): Promise<ProbeReport> {
   checkIdle(facts);
   const caps = checkCapabilities(facts, { ...settings, dials: Math.max(settings.dials, 2) });
-  const blocking = caps.problems.filter((p) => /pppoe|PPPoE|macvlan|BusyBox ip|no interface|no device|not an OpenWrt/.test(p.what));
+  // with --install-packages the probe script installs what it lacks before the first trial
+  const packages = installPackages ? caps.packages : [];
+  const blocking = caps.problems.filter(
+    (p) => !(p.pkg && packages.includes(p.pkg)) && /pppoe|PPPoE|macvlan|BusyBox ip|no interface|no device|not an OpenWrt/.test(p.what),
+  );
   if (!caps.wanDevice || blocking.length) {
     throw new CapabilityError(`cannot probe the ISP's session limit: ${blocking.map((p) => p.what).join('; ') || 'wan has no device'}`, blocking[0]?.fix);
   }
   const parentMac = facts.netdevs.get(caps.wanDevice) ?? caps.wanDevice;
+  if (packages.length) s.log.step(`installing ${packages.join(' ')} before the trials`);
   s.log.step(`probing the ISP's session limit: up to ${o.max} session(s), one at a time (at most ${o.timeout} s each)`);
-  const budgetMs = (o.max * (o.timeout + 8) + 60) * 1000;
-  const res = await runScript(await s.transport(), renderProbe(settings, caps.wanDevice, parentMac, o, creds), 'probe-dials', budgetMs);
+  const budgetMs = (o.max * (o.timeout + 8) + 60 + (packages.length ? 300 : 0)) * 1000;
+  const script = renderProbe(settings, caps.wanDevice, parentMac, o, creds, { packages, pkg: facts.pkg });
+  const res = await runScript(await s.transport(), script, 'probe-dials', budgetMs);
+  const failed = res.sections.get('error');
+  if (failed !== undefined) throw new CapabilityError(failed, 'install them by hand (see doctor), then re-run');
   const text = res.sections.get('probe_dials');
   if (text === undefined) throw new RemoteError('the probe-dials script printed no report', res.stderr.trim().split('\n').slice(-2).join(' | '));
   const report = parseProbe(text);
@@ -51,7 +67,7 @@ export async function probeDialsCommand(o: ProbeDialsOptions): Promise<number> {
     const facts = await probeRouter(await s.transport());
     const stored = readSettings(facts.config.owrtEcmp);
     const settings: Settings = stored ?? { ...DEFAULT_SETTINGS, wan: o.wan ?? DEFAULT_SETTINGS.wan, dials: 1, weights: [1] };
-    const report = await runProbe(s, facts, settings, opts, creds);
+    const report = await runProbe(s, facts, settings, opts, creds, o.installPackages);
     if (o.json) process.stdout.write(`${JSON.stringify({ schemaVersion: 1, max, bogusRanges: opts.bogus, ...report }, null, 2)}\n`);
     else process.stdout.write(`${formatProbe(report, max)}\n`);
     return report.leftovers.length ? ExitCode.remote : ExitCode.ok;

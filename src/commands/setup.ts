@@ -212,7 +212,7 @@ function checkAutoDials(o: SetupOptions): number | undefined {
 async function dialsFromProbe(s: Session, facts: RouterFacts, o: SetupOptions, p: ProbeOptions, creds: Credentials): Promise<number> {
   const stored = readSettings(facts.config.owrtEcmp);
   const base: Settings = stored ?? { ...DEFAULT_SETTINGS, wan: o.wan ?? DEFAULT_SETTINGS.wan, dials: 1, weights: [1] };
-  const report = await runProbe(s, facts, base, p, creds);
+  const report = await runProbe(s, facts, base, p, creds, o.installPackages);
   if (!o.json) process.stdout.write(`${formatProbe(report, p.max)}\n\n`);
   if (report.leftovers.length) throw new RemoteError(`the probe left trial devices behind: ${report.leftovers.join(', ')}`, 'run owrt-ecmp probe-dials again to clean up, or reboot the router');
   if (report.found < 1) {

@@ -67,7 +67,14 @@ export function autoDials(raw: string | undefined): number | undefined {
  * sessions already count (wan and dials an earlier setup made); trial n dials on a
  * macvlan with the MAC setup would give dial n, so the ISP sees the same stations later.
  */
-export function renderProbe(s: Settings, parent: string, parentMac: string, o: ProbeOptions, creds: Credentials): string {
+export function renderProbe(
+  s: Settings,
+  parent: string,
+  parentMac: string,
+  o: ProbeOptions,
+  creds: Credentials,
+  install: { packages: string[]; pkg: 'opkg' | 'apk' | null } = { packages: [], pkg: null },
+): string {
   const held = Array.from({ length: Math.max(1, s.dials) }, (_, i) => dialInterface(s, i + 1));
   const macs = Array.from({ length: o.max }, (_, i) => `${i + 1}=${dialMac(parentMac, i + 1)}`).join(' ');
   return render('probe-dials.sh', {
@@ -81,6 +88,8 @@ export function renderProbe(s: Settings, parent: string, parentMac: string, o: P
     username: creds.username ?? '',
     password: creds.password ?? '',
     lib: openwrtFile('owrt-ecmp-probe.sh'),
+    packages: install.packages,
+    pkg: install.pkg ?? 'opkg',
   });
 }
 

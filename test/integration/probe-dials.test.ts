@@ -44,10 +44,11 @@ function ispState(o: { limit?: string; walled?: string; nooffer?: boolean; passw
   writeFileSync(join(dir, 'dump.json'), JSON.stringify(dump));
 }
 
-function script(max: number, extra: { password?: string; bogus?: string[] } = {}): string {
+function script(max: number, extra: { password?: string; bogus?: string[]; packages?: string[] } = {}): string {
   const s = resolveSettings({ dials: '1' });
   const creds = extra.password ? { username: 'flaguser', password: extra.password } : {};
-  return renderProbe(s, 'wanp', '52:54:00:12:34:56', { max, timeout: 5, bogus: extra.bogus ?? ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'] }, creds);
+  const bogus = extra.bogus ?? ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'];
+  return renderProbe(s, 'wanp', '52:54:00:12:34:56', { max, timeout: 5, bogus }, creds, { packages: extra.packages ?? [], pkg: 'opkg' });
 }
 
 function env(): NodeJS.ProcessEnv {
@@ -152,4 +153,24 @@ describe.skipIf(!canRunNetns)('probe-dials router script (BusyBox ash, real macv
     expect(r).toMatchObject({ found: 2, stoppedBy: 'refused' });
     expectClean();
   }, 60_000);
+
+  it('--install-packages: opkg installs before the first trial; a failed install is exit 7 with no trial', () => {
+    const log = join(dir, 'opkg.log');
+    stub('opkg', `echo "opkg $*" >>${log}; echo "trials so far: $(wc -c <${isp}/argv)" >>${log}; [ ! -e ${dir}/opkg-fails ]`);
+    ispState({ limit: '2' });
+    const r = probe(script(4, { packages: ['kmod-macvlan'] }));
+    expect(r).toMatchObject({ found: 2, stoppedBy: 'refused' });
+    expect(readFileSync(log, 'utf8')).toBe('opkg update\ntrials so far: 0\nopkg install kmod-macvlan\ntrials so far: 0\n');
+    expectClean();
+
+    writeFileSync(join(dir, 'opkg-fails'), '');
+    ispState({});
+    const failed = spawnSync('ip', ['netns', 'exec', ns, 'busybox', 'sh', '-s'], { input: script(4, { packages: ['kmod-macvlan'] }), encoding: 'utf8', env: env() });
+    expect(failed.status).toBe(7);
+    expect(parseSections(failed.stdout).get('error')).toMatch(/^installing kmod-macvlan failed/);
+    expect(parseSections(failed.stdout).has('probe_dials')).toBe(false);
+    expect(readFileSync(join(isp, 'argv'), 'utf8')).toBe('');
+    rmSync(join(dir, 'opkg-fails'));
+    rmSync(join(bin, 'opkg'));
+  });
 });

@@ -81,5 +81,8 @@ describe('renderProbe', () => {
   it('renders a script shellcheck passes (as sent: credentials, ranges, MACs filled in)', () => {
     const s = resolveSettings({ dials: '2' });
     expect(shellcheck(renderProbe(s, 'eth1', '52:54:00:00:00:01', { max: 8, timeout: 30, bogus: ['10.0.0.0/8'] }, { username: 'u', password: 'p' }))).toBe('');
+    const installing = renderProbe(s, 'eth1', '52:54:00:00:00:01', { max: 8, timeout: 30, bogus: [] }, {}, { packages: ['ip-full', 'kmod-macvlan'], pkg: 'apk' });
+    expect(installing).toContain("apk add 'ip-full' 'kmod-macvlan' ");
+    expect(shellcheck(installing)).toBe('');
   });
 });
