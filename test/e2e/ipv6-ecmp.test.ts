@@ -141,6 +141,11 @@ describe.skipIf(!labEnabled)('--ipv6 ecmp from a LAN host with a global address'
           `(${(mbit / cap).toFixed(2)}x the ${cap} Mbit/s cap); ${shares.join(', ')}; ISP saw ${isp.slaac} packets from ` +
           `dial addresses, ${isp.delegated} from the delegated prefix, ${isp.drops} anti-spoofing drops`,
       );
+      if (isp.delegated > 0 || devsFor(4).some((d) => (sent[d] ?? 0) < 0.1 * total)) {
+        // what the router looked like, for the report: a dial without traffic or leaked sources
+        console.log(await router(`${IP} -6 -br addr show scope global | grep ppp; ${IP} -6 route show table 3000; ` +
+          `${IP} -6 rule; logread | grep -e owrt-ecmp -e netifd | tail -15`));
+      }
       if (!stable) continue;
       clean++;
       for (const k of ['slaac', 'delegated', 'drops'] as const) seen[k] += isp[k];
