@@ -293,3 +293,46 @@ describe('netifd-sim <if>_6 on a dial (dhcpv6.script routes)', () => {
     expect(l.ip(['-6', 'route', 'show', 'default']).stdout).toBe('');
   });
 });
+
+const PD = `
+config interface 'lan'
+	option device 'v5'
+	option proto 'static'
+	option ip6addr 'fd3c:5b2a:91e0:1::1/64'
+	option ip6assign '60'
+
+config interface 'wan'
+	option device 'v3'
+	option proto 'pppoe'
+	option username 'u'
+	option password 'p'
+`;
+
+describe('netifd-sim prefix delegation stand-in (wan → lan)', () => {
+  it("wan's dhcpv6 interface holds the ISP's /56 with its own ::/0 from route; lan takes a /60 of it until wan drops", async () => {
+    const l = await boot('pd', PD, ['v3', 'v5', 'pppoe-wan']);
+    writeFileSync(join(l.dir, 'fw4.state'), JSON.stringify({ zones: [{ name: 'wan', network: ['wan'] }] }));
+    await waitFor(() => l.status('wan').pending === true);
+    await waitFor(up(l, 'lan'));
+    must(l.ubus('network.interface.wan', 'notify_proto', { action: 'ppp-up', ifname: 'pppoe-wan', local: '100.64.0.10', remote: '100.64.255.1' }));
+    must(l.ubus('network.interface.wan', 'notify_proto', { action: 'ppp6-up', ifname: 'pppoe-wan', local: 'fe80::2', remote: 'fe80::1' }));
+    must(l.ubus('network', 'add_dynamic', { name: 'wan_6', proto: 'dhcpv6', device: '@wan', zone: 'wan' }));
+    must(l.ip(['-6', 'addr', 'add', '2001:db8:100:10::2/64', 'dev', 'pppoe-wan', 'nodad']));
+    await waitFor(up(l, 'wan_6'), 5000);
+    // the ISP's rule: the session with IPv4 .10 gets 2001:db8:200:a00::/56
+    const st = l.status('wan_6') as { route: object[]; 'ipv6-prefix': object[] };
+    expect(st['ipv6-prefix']).toEqual([{ address: '2001:db8:200:a00::', mask: 56 }]);
+    expect(st.route).toContainEqual({ target: '::', mask: 0, nexthop: 'fe80::1', metric: 512, source: '2001:db8:200:a00::/56' });
+    expect(l.ip(['-6', 'route', 'show', 'default']).stdout).toContain('default from 2001:db8:200:a00::/56 via fe80::1 dev pppoe-wan proto static metric 512');
+    await waitFor(() => ((l.status('lan') as { 'ipv6-prefix-assignment': object[] })['ipv6-prefix-assignment'] ?? []).length === 1, 5000);
+    expect((l.status('lan') as { 'ipv6-prefix-assignment': object[] })['ipv6-prefix-assignment']).toEqual([
+      { address: '2001:db8:200:a00::', mask: 60, 'local-address': { address: '2001:db8:200:a00::1', mask: 60 } },
+    ]);
+    expect(l.ip(['-6', 'addr', 'show', 'dev', 'v5']).stdout).toContain('inet6 2001:db8:200:a00::1/60 scope global');
+    expect(l.ip(['-6', 'route', 'show', 'type', 'unreachable']).stdout).toContain('unreachable 2001:db8:200:a00::/56');
+    must(l.ubus('network.interface.wan', 'notify_proto', { action: 'ppp-down' }));
+    expect((l.status('lan') as { 'ipv6-prefix-assignment': object[] })['ipv6-prefix-assignment']).toEqual([]);
+    expect(l.ip(['-6', 'addr', 'show', 'dev', 'v5']).stdout).not.toContain('2001:db8:200:');
+    expect(l.ip(['-6', 'route', 'show', 'type', 'unreachable']).stdout).not.toContain('2001:db8:200:');
+  });
+});

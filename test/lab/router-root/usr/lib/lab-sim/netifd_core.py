@@ -4,6 +4,7 @@ from netifd_base import APPLY_DELTAS, CONFDIR, LOCK, MGMT_DEV, RESTART_HOLDOFF, 
 from netifd_devices import DevicesMixin
 from netifd_iface import RELOAD_IP_KEYS, Iface, needs_restart
 from netifd_ip import IpMixin
+from netifd_pd import PdMixin
 from netifd_ppp import PppMixin
 
 
@@ -21,7 +22,7 @@ def read_config():
     return ifaces, devices
 
 
-class State(IpMixin, DevicesMixin, PppMixin):
+class State(IpMixin, DevicesMixin, PppMixin, PdMixin):
     def __init__(self):
         self.ifaces = {}     # ordered: config order, dynamic ones appended
         self.devices = {}    # `config device` name -> section
@@ -159,6 +160,7 @@ class State(IpMixin, DevicesMixin, PppMixin):
             del self.ifaces[i.name]
 
     def flush_ip(self, i):
+        self.pd_release(i)
         self.ip_set_enabled(i, False)
         i.l3_device = None
         i.addrs, i.routes, i.proto_dns, i.proto_search, i.updated = [], [], [], [], []

@@ -52,6 +52,8 @@ class Iface:
         self.hotplug_ev = None
         self.reload_pending = False  # IFC_RELOAD: start again once the protocol is down
         self.kill_at = None          # teardown: SIGKILL pppd at this time
+        self.prefixes = []           # dhcpv6: the delegated prefix (netifd_pd)
+        self.assignments = []        # ip6assign: the piece of it this interface took
 
     # -- config accessors
     @property
@@ -130,8 +132,8 @@ class Iface:
                 st[key] = self.cfg[key]
         st["ipv4-address"] = [private(a) for a in self.addrs if not a["_v6"]]
         st["ipv6-address"] = [private(a) for a in self.addrs if a["_v6"]]
-        st["ipv6-prefix"] = []
-        st["ipv6-prefix-assignment"] = []
+        st["ipv6-prefix"] = [dict(p) for p in self.prefixes]
+        st["ipv6-prefix-assignment"] = [dict(a) for a in self.assignments]
         st["route"] = [private(r) for r in self.routes if self.route_active(r)]
         # ubus.c dumps proto DNS under "inactive" when peerdns is 0
         proto_dns = [] if self.no_dns else self.proto_dns

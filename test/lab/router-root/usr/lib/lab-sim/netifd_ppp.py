@@ -199,11 +199,12 @@ class PppMixin:
         if not prefixes:
             return
         routes = [{"target": "::", "mask": 0, "nexthop": p.peer_ll, "metric": RA_ROUTE_METRIC,
-                   "source": pfx, "_v6": True} for pfx in prefixes]
+                   "source": pfx, "_v6": True} for pfx in prefixes] + self.pd_routes(c, p)
         addrs = [dict(a, _v6=True, _ext=True) for a in addrs]  # the kernel's SLAAC addresses: left alone
         if c.state == "up":
             if [strip(r) for r in c.routes] == [strip(r) for r in routes] and \
                     [a["address"] for a in c.addrs] == [a["address"] for a in addrs]:
+                self.pd_assign(c)
                 return
             self.ip_set_enabled(c, False)
             c.routes, c.addrs = routes, addrs
@@ -215,6 +216,7 @@ class PppMixin:
         c.routes, c.addrs = routes, addrs
         c.updated = ["addresses", "routes"]
         self.mark_up(c)
+        self.pd_assign(c)
 
 
 def strip(r):

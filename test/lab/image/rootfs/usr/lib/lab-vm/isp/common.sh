@@ -23,3 +23,7 @@ sess_info() {
 
 # Per-session /64: 2001:db8:100:<last octet of the session's IPv4>::/64
 prefix6_of() { echo "2001:db8:100:${1##*.}::/64"; }
+
+# Per-session delegated prefix: 2001:db8:200:<last octet in hex>00::/56 (netifd-sim's
+# netifd_pd.py derives the same one on the router side)
+pd6_of() { printf '2001:db8:200:%x00::/56\n' "${1##*.}"; }
