@@ -1,14 +1,16 @@
 // Issue 12's figures on the lab router: E for --balance hash vs conn, flow stability when a dial
 // drops, silent-dial detection with and without the dial monitor, and --dials auto against the
 // ISP's session limit. Numbers are printed and written to bench/results/issue12-<date>.json,
-// never asserted. Usage: npm run build && node bench/issue12.mjs
+// never asserted, and rendered to docs/benchmarks-issue12.md. Usage: npm run build && node bench/issue12.mjs
 //   I12_ONLY=e,flows,silence,baseline,probe   a subset (default: all, in that order)
 //   I12_RUNS=5 (iperf runs per point)  I12_TRIALS=20 (silence trials)  I12_BASELINE=5 (monitor-off trials,
 //   each watched for I12_BASELINE_LIMIT=30 s)
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { join } from 'node:path';
 import { lab, lanUp, median, owrt, p95, pppBytes, root, router, setupDials, sleep, waitEcmp } from './lib.mjs';
 import { flowStability } from './scenarios.mjs';
+import { renderIssue12 } from './issue12-report.mjs';
 
 const LABCTL = '/usr/lib/lab-vm/labctl';
 const RUNS = Number(process.env.I12_RUNS ?? 5);
@@ -118,7 +120,8 @@ async function main() {
   const cap = lab.info().rateMbit;
   if (typeof cap !== 'number') throw new Error('the lab must shape sessions (LAB_RATE numeric) to measure efficiency');
   const only = process.env.I12_ONLY ? process.env.I12_ONLY.split(',') : ['e', 'flows', 'silence', 'baseline', 'probe'];
-  const res = { date: new Date().toISOString(), capMbitPerSession: cap, accel: lab.info().accel, git: null, results: {}, errors: [] };
+  const git = (() => { try { return execFileSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim(); } catch { return null; } })();
+  const res = { date: new Date().toISOString(), capMbitPerSession: cap, accel: lab.info().accel, git, results: {}, errors: [] };
   const steps = {
     e: () => efficiency(cap),
     // hash mode's flow stability is bench/run.mjs's flowStability (docs/benchmarks.md); I12_FLOWS_HASH=1 repeats it here
@@ -143,6 +146,8 @@ async function main() {
   res.durationS = Math.round((Date.now() - t0) / 1000);
   const file = join(root, 'bench', 'results', `issue12-${res.date.slice(0, 10)}.json`);
   fs.writeFileSync(file, `${JSON.stringify(res, null, 1)}\n`);
+  // a subset run (I12_ONLY) is development: it leaves the published report alone
+  if (!process.env.I12_ONLY || process.env.I12_DOCS === '1') fs.writeFileSync(join(root, 'docs', 'benchmarks-issue12.md'), renderIssue12(res, `bench/results/issue12-${res.date.slice(0, 10)}.json`));
   const brief = JSON.parse(JSON.stringify(res.results, (k, v) => (['runs', 'survivorsMbitByTimeAfterHangup', 'disrupted', 'trials'].includes(k) ? undefined : v)));
   console.log(JSON.stringify(brief, null, 1));
   console.log(`wrote ${file} (${res.durationS} s)`);
