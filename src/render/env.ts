@@ -32,6 +32,7 @@ hbs.registerHelper('json', (value: unknown) => JSON.stringify(value));
 hbs.registerHelper('eq', (a: unknown, b: unknown) => a === b);
 // shared pieces of the router-side scripts, also rendered alone by tests
 hbs.registerPartial('apply-lock', readFileSync(join(templatesDir, 'apply-lock.sh.hbs'), 'utf8'));
+hbs.registerPartial('library-env', readFileSync(join(templatesDir, 'library-env.sh.hbs'), 'utf8'));
 hbs.registerPartial('install-packages', readFileSync(join(templatesDir, 'install-packages.sh.hbs'), 'utf8'));
 
 const cache = new Map<string, Handlebars.TemplateDelegate>();

@@ -38,7 +38,8 @@ const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(
 describe.skipIf(!issue12Enabled)('dial health on the lab router', () => {
   beforeAll(async () => {
     await lab.reset({ up: true });
-    const r = owrt(['setup', '--dials', '4', '--health', 'on', '--install-packages', '--yes']);
+    // a long rollback deadline: a busy TCG host can take more than 90 s from arming to the confirmation
+    const r = owrt(['setup', '--dials', '4', '--health', 'on', '--install-packages', '--rollback-timeout', '300', '--wait', '120', '--yes']);
     expect(r.code, r.stderr).toBe(0);
     await eventually('4 dials in the ECMP route', async () => (await ecmpDevs()).join() === devsFor(4).join(), 120);
   }, 900_000);

@@ -141,3 +141,22 @@ describe('round-trip wrapper', () => {
     expect(r.stdout).toMatch(/done/);
   });
 });
+
+describe('library settings', () => {
+  // found on the lab: an apply's rebuild lacked OWRT_ECMP_BALANCE, so `setup --balance conn` on
+  // a router already set up (no network reload, so no hotplug event after it) kept hashing
+  it('every setting the library documents is exported alike by the hotplug script and by an apply\'s rebuild', () => {
+    const header = readFileSync(join(openwrtFilesDir, 'owrt-ecmp.sh'), 'utf8').split('\n').filter((l) => l.startsWith('#'));
+    const documented = [...new Set(header.join('\n').match(/^#\s+(OWRT_ECMP_[A-Z_]+)\s/gm)!.map((l) => l.replace(/^#\s+/, '').trim()))];
+    expect(documented).toContain('OWRT_ECMP_BALANCE');
+    const settings = resolveSettings({ dials: '3', balance: 'conn', ipv6: 'ecmp', weights: '2,1,1' });
+    const dials = planSetup(settings, facts, {}).dials;
+    const exported = (text: string) =>
+      Object.fromEntries([...text.matchAll(/^\s*export (OWRT_ECMP_[A-Z_]+)=(.*)$/gm)].map((m) => [m[1], m[2]]));
+    const fromHotplug = exported(renderHotplug(settings, dials, 'resilient'));
+    const fromApply = exported(routesSnippet('rebuild', settings, dials, 'resilient'));
+    for (const name of documented) expect(fromHotplug[name], name).toBeDefined();
+    expect(fromApply).toEqual(fromHotplug);
+    expect(fromApply.OWRT_ECMP_BALANCE).toBe("'conn'");
+  });
+});
