@@ -13,10 +13,11 @@ const TRIALS = Number(process.env.HEALTH_TRIALS ?? 5);
 
 /** Runs `fault` on the router, then polls the ECMP route until `want` (grep -q exit 0 / 1) holds; prints seconds. */
 function timedOnRouter(fault: string, dev: string, present: boolean): string {
-  const test = present ? `grep -q ' dev ${dev} '` : `! grep -q ' dev ${dev} '`;
+  // BusyBox ash takes no "!" inside a pipeline: the loop ends on grep's status instead
+  const until = present ? '&& break' : '|| break';
   return `t0=$(cut -d' ' -f1 /proc/uptime); ${fault} >/dev/null || exit 1
 i=0; while [ $i -lt 150 ]; do
-  ip -4 route show default table 3000 metric 10 | tr '\\n' ' ' | sed 's/$/ /' | ${test} && break
+  ip -4 route show default table 3000 metric 10 | tr '\\n' ' ' | sed 's/$/ /' | grep -q ' dev ${dev} ' ${until}
   sleep 0.1; i=$((i + 1)); done
 awk -v a="$t0" -v b="$(cut -d' ' -f1 /proc/uptime)" 'BEGIN { printf "%.2f\\n", b - a }'`;
 }
