@@ -14,7 +14,7 @@
  * (the ISP drops any other source on a session, and counts the drops).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ecmpDevs, devsFor, eventually, lab, labEnabled, owrt, router } from './lab-cli.js';
+import { ecmpDevs, devsFor, eventually, lab, labEnabled, owrt, router, txBytes } from './lab-cli.js';
 
 /** Full iproute2 (a fresh lab router has BusyBox ip until setup installs ip-full; the lab image always has this). */
 const IP = '/usr/libexec/ip-full';
@@ -34,15 +34,6 @@ const ispCounters = async (): Promise<Record<'delegated' | 'slaac' | 'drops' | '
     spoofOther: count(mine, /counter packets (\d+) bytes \d+ comment "spoof-nonteardown"/),
   };
 };
-
-const txBytes = async (): Promise<Record<string, number>> =>
-  Object.fromEntries(
-    (await router('for d in /sys/class/net/pppoe-*; do echo "${d##*/} $(cat $d/statistics/tx_bytes)"; done'))
-      .trim()
-      .split('\n')
-      .map((l) => l.split(' '))
-      .map(([d, b]) => [d, Number(b)]),
-  );
 
 interface Assignment {
   address: string;

@@ -5,22 +5,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { schemaErrors } from '../helpers/schemas.js';
-import { devsFor, ecmpDevs, eventually, exportCmd, lab, labEnabled, owrt, router } from './lab-cli.js';
+import { devsFor, ecmpDevs, eventually, exportCmd, lab, labEnabled, owrt, router, txBytes } from './lab-cli.js';
 
 /**
  * Forwarded flows are what ECMP spreads: they come from the lab's LAN host (netns `lan` behind
  * br-lan), masqueraded by the lab's fw4 ruleset. A socket on the router itself picks its source
  * address, and with it (through the per-dial rules) its dial, once at connect time.
  */
-const txBytes = async (): Promise<Record<string, number>> =>
-  Object.fromEntries(
-    (await router('for d in /sys/class/net/pppoe-*; do echo "${d##*/} $(cat $d/statistics/tx_bytes)"; done'))
-      .trim()
-      .split('\n')
-      .map((l) => l.split(' '))
-      .map(([d, b]) => [d, Number(b)]),
-  );
-
 describe.skipIf(!labEnabled)('owrt-ecmp on the lab router', () => {
   let original = '';
 
