@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { schemaErrors } from '../helpers/schemas.js';
-import { devsFor, ecmpDevs, eventually, exportCmd, lab, labEnabled, owrt, router, txBytes } from './lab-cli.js';
+import { devsFor, ecmpDevs, eventually, exportCmd, lab, labEnabled, lanIperf, owrt, router } from './lab-cli.js';
 
 /**
  * Forwarded flows are what ECMP spreads: they come from the lab's LAN host (netns `lan` behind
@@ -70,17 +70,9 @@ describe.skipIf(!labEnabled)('owrt-ecmp on the lab router', () => {
     const runs: string[] = [];
     let best = 0;
     for (let attempt = 1; attempt <= 3 && best < 3.5 * cap; attempt++) {
-      const before = await txBytes();
-      const out = await router(`ip netns exec lan iperf3 -c ${lab.IPERF_HOST} -p ${lab.IPERF_PORTS[0]} -P 16 -t 12 -O 2 -J`);
-      const after = await txBytes();
-      const result = JSON.parse(out) as { error?: string; end?: { sum_received?: { bits_per_second: number } } };
-      if (result.error || !result.end?.sum_received) {
-        // a run iperf3 itself gave up on (say, the server still busy) says nothing about ECMP
-        runs.push(`run ${attempt}: iperf3 failed: ${result.error ?? 'no summary'}`);
-        continue;
-      }
-      const mbit = result.end.sum_received.bits_per_second / 1e6;
-      const share = Object.keys(after).map((d) => `${d} ${((after[d]! - (before[d] ?? 0)) / 1e6).toFixed(1)} MB`);
+      // lanIperf retries a run iperf3 itself gave up on (say, the server still busy)
+      const { mbit, perDev } = await lanIperf(16, 12);
+      const share = Object.entries(perDev).map(([d, mb]) => `${d} ${mb.toFixed(1)} MB`);
       runs.push(`run ${attempt}: ${mbit.toFixed(1)} Mbit/s (${(mbit / cap).toFixed(2)}× the ${cap} Mbit/s cap; ${share.join(', ')})`);
       best = Math.max(best, mbit);
     }

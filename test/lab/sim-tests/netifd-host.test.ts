@@ -266,14 +266,20 @@ describe('netifd-sim management NIC', () => {
   });
 });
 
+/** What OpenWrt's ppp-up and ppp6-up scripts report for a dial with IPv6, then its `_6` sub-interface. */
+function dialUp(l: NetifdLab, iface: string, local: string): void {
+  const ifname = `pppoe-${iface}`;
+  must(l.ubus(`network.interface.${iface}`, 'notify_proto', { action: 'ppp-up', ifname, local, remote: '100.64.255.1' }));
+  must(l.ubus(`network.interface.${iface}`, 'notify_proto', { action: 'ppp6-up', ifname, local: 'fe80::2', remote: 'fe80::1' }));
+  must(l.ubus('network', 'add_dynamic', { name: `${iface}_6`, proto: 'dhcpv6', device: `@${iface}`, zone: 'wan' }));
+}
+
 describe('netifd-sim <if>_6 on a dial (dhcpv6.script routes)', () => {
   it('adds one ::/0 route per prefix, restricted to that source, metric 512', async () => {
     const l = await boot('v6', PPP, ['v3', 'v4', 'pppoe-wan', 'pppoe-wanb']);
     writeFileSync(join(l.dir, 'fw4.state'), JSON.stringify({ zones: [{ name: 'wan', network: ['wanb'] }] }));
     await waitFor(() => l.status('wanb').pending === true);
-    must(l.ubus('network.interface.wanb', 'notify_proto', { action: 'ppp-up', ifname: 'pppoe-wanb', local: '100.64.0.3', remote: '100.64.255.1' }));
-    must(l.ubus('network.interface.wanb', 'notify_proto', { action: 'ppp6-up', ifname: 'pppoe-wanb', local: 'fe80::2', remote: 'fe80::1' }));
-    must(l.ubus('network', 'add_dynamic', { name: 'wanb_6', proto: 'dhcpv6', device: '@wanb', zone: 'wan' }));
+    dialUp(l, 'wanb', '100.64.0.3');
     await sleep(1500);
     expect(l.status('wanb_6').up).toBe(false); // no prefix yet: no route to restrict, not up
     for (const a of ['2001:db8:100:3::2/64', '2001:db8:200:3::2/64']) must(l.ip(['-6', 'addr', 'add', a, 'dev', 'pppoe-wanb', 'nodad']));
@@ -314,9 +320,7 @@ describe('netifd-sim prefix delegation stand-in (wan → lan)', () => {
     writeFileSync(join(l.dir, 'fw4.state'), JSON.stringify({ zones: [{ name: 'wan', network: ['wan'] }] }));
     await waitFor(() => l.status('wan').pending === true);
     await waitFor(up(l, 'lan'));
-    must(l.ubus('network.interface.wan', 'notify_proto', { action: 'ppp-up', ifname: 'pppoe-wan', local: '100.64.0.10', remote: '100.64.255.1' }));
-    must(l.ubus('network.interface.wan', 'notify_proto', { action: 'ppp6-up', ifname: 'pppoe-wan', local: 'fe80::2', remote: 'fe80::1' }));
-    must(l.ubus('network', 'add_dynamic', { name: 'wan_6', proto: 'dhcpv6', device: '@wan', zone: 'wan' }));
+    dialUp(l, 'wan', '100.64.0.10');
     must(l.ip(['-6', 'addr', 'add', '2001:db8:100:10::2/64', 'dev', 'pppoe-wan', 'nodad']));
     await waitFor(up(l, 'wan_6'), 5000);
     // the ISP's rule: the session with IPv4 .10 gets 2001:db8:200:a00::/56
