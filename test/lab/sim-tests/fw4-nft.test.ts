@@ -111,7 +111,7 @@ describe.skipIf(!canRun)('fw4 stand-in: nftables ruleset in a real kernel', () =
     const before = ruleset().out;
     const r = fw4('print');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^table inet fw4\ndelete table inet fw4\n/);
+    expect(r.stdout).toMatch(/^table inet fw4\nflush table inet fw4\n\ntable inet fw4 \{/);
     expect(r.stdout).toMatch(/iifname \{ "lan1", "eth0" \} jump input_lan/);
     expect(r.stdout).toMatch(/iifname "dial1" jump input_wan/);
     expect(r.stdout).toMatch(/chain srcnat_wan \{\n\t\tmeta nfproto ipv4 masquerade/);
@@ -159,6 +159,15 @@ describe.skipIf(!canRun)('fw4 stand-in: nftables ruleset in a real kernel', () =
       expect(r.stderr).toMatch(/no flowtable support/);
     }
     dump(BASE);
+  });
+
+  it('a reload flushes the table in place, as fw4 does: it is never deleted and added again (same table handle)', () => {
+    // with a flowtable loaded (the test above) too: fw4 deletes it before redeclaring it
+    const handle = () => /table inet fw4 \{ # handle (\d+)/.exec(sh(`ip netns exec ${lab.ns.r} nft -a list table inet fw4`).out)?.[1];
+    const before = handle();
+    expect(before).toBeDefined();
+    for (let i = 0; i < 3; i++) expect(fw4('reload').code).toBe(0);
+    expect(handle()).toBe(before);
   });
 
   it('the kernel accepts every option form the stand-in renders', () => {

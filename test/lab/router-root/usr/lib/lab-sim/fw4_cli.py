@@ -74,7 +74,8 @@ def build(quiet):
     for z in cfg["zones"]:
         ft += [d for d in devices[z["name"]] if "*" not in d and dv.exists(d) and d not in ft]
     mode = offload_mode(cfg["defaults"], ft, dump, quiet)
-    text = fw4_ruleset.render(cfg, devices, mode, ft, MGMT_DEV, warn(quiet))
+    had_ft = subprocess.run([nft_bin(), "list", "flowtable", "inet", "fw4", "ft"], capture_output=True).returncode == 0
+    text = fw4_ruleset.render(cfg, devices, mode, ft, MGMT_DEV, warn(quiet), had_ft)
     return cfg, text, mode
 
 

@@ -106,8 +106,9 @@ def _chain_text(head, lines):
     return head + "".join("\t\t%s\n" % l for l in lines) + "\t}\n"
 
 
-def render(cfg, devices, offload, ft_devices, mgmt_dev, warn):
-    """devices: zone name -> device list; offload: 'hw'|'sw'|'off'."""
+def render(cfg, devices, offload, ft_devices, mgmt_dev, warn, had_flowtable=False):
+    """devices: zone name -> device list; offload: 'hw'|'sw'|'off'; had_flowtable: the
+    loaded table has flowtable ft (fw4's check_flowtable)."""
     b = Builder(cfg, devices, warn)
     b.zone_rules()
     b.masq()
@@ -117,7 +118,12 @@ def render(cfg, devices, offload, ft_devices, mgmt_dev, warn):
     tail = {c: ["jump handle_reject"] if dflt[c] == "REJECT" else [] for c in pol}
     guard = lambda key: (['%s "%s" accept comment "!lab: management interface, never filtered"' % (key, mgmt_dev)]
                          if mgmt_dev else [])
-    out = ["table inet fw4\ndelete table inet fw4\n\ntable inet fw4 {\n"]
+    # ruleset.uc: the table is flushed, never deleted. Deleting it and adding it again in one
+    # transaction leaves the old base chains hooked, running their old rules, for a moment
+    # after the commit while their sets are already gone: `ct state vmap` misses and
+    # established flows meet handle_reject (seen on the lab as RSTs during reloads).
+    out = ["table inet fw4\nflush table inet fw4\n%s\ntable inet fw4 {\n"
+           % ("delete flowtable inet fw4 ft\n" if had_flowtable else "")]
     if offload != "off" and ft_devices:
         out.append("\tflowtable ft {\n\t\thook ingress priority 0;\n\t\tdevices = { %s };\n%s\t}\n\n"
                    % (", ".join('"%s"' % d for d in ft_devices), "\t\tflags offload;\n" if offload == "hw" else ""))
