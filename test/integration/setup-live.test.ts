@@ -83,6 +83,22 @@ describe.skipIf(!caps.dropbear)('setup on an OpenWrt stand-in: live steps and Ct
     expect(router.written('/etc/config/network')).not.toContain("option metric '41'");
   }, 90_000);
 
+  it('the watchdog claims the change as the confirmation starts: the tool reports the rollback, never "confirmed"', async () => {
+    const run = runSetup(['--dials', '1', '--yes', '--rollback-timeout', '30', '--wait', '10']);
+    await run.when(/router: rollback armed: the router reverts at/);
+    // the deadline fires first: the watchdog holds the claim and its restore is under way when
+    // the confirmation arrives (what restore.sh does before it restores, done by hand)
+    router.sh('mkdir /tmp/owrt-ecmp-rollback/claim');
+    await run.when(/confirming over a new SSH connection/);
+    // the restore finishes while the confirmation runs (before the claim, it went on to "confirmed")
+    router.sh('(sleep 3; sh /tmp/owrt-ecmp-rollback/restore.sh "deadline (test)" claimed) </dev/null >/dev/null 2>&1 &');
+    expect(await run.exited, run.stderr()).toBe(10);
+    expect(run.stderr()).toMatch(/the router rolled the change back: rolledback \d+ deadline \(test\)/);
+    expect(run.stderr()).not.toMatch(/› confirmed/);
+    expect(router.written('/tmp/owrt-ecmp-rollback/state')).toMatch(/^rolledback \d+ deadline \(test\)/);
+    expect(router.written('/etc/config/network')).not.toContain("option metric '41'");
+  }, 90_000);
+
   it('not a terminal: each router step is a line, printed while the apply still runs', async () => {
     const run = runSetup(['--dials', '1', '--yes', '--rollback-timeout', '30', '--wait', '10']);
     const code = await run.exited;
