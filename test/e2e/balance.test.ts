@@ -6,7 +6,7 @@
  * wan zone by the lab's fw4, as a LAN client's would be on OpenWrt.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { devsFor, ecmpDevs, eventually, lab, issue12Enabled, lanIperf, owrt, router } from './lab-cli.js';
+import { devsFor, diagnoseFailures, ecmpDevs, eventually, issue12Enabled, lab, lanIperf, owrt, router } from './lab-cli.js';
 
 /** Every PPPoE session attempt the ISP's access concentrator has seen (PADR accepted). */
 const ispAttempts = async () => Number((await router("grep -c 'session [0-9]* for' /run/isp/pppoe-server.log || true")).trim());
@@ -27,6 +27,7 @@ async function efficiency(cap: number): Promise<{ e: number; perDev: Record<stri
 }
 
 describe.skipIf(!issue12Enabled)('balance modes and dial probing on the lab router', () => {
+  diagnoseFailures();
   beforeAll(async () => {
     // a stock router: the first probe installs what trial dials need (ip-full, kmod-macvlan)
     await lab.reset({ up: true });

@@ -6,7 +6,7 @@
  * the fault to the route change, polled every 100 ms), not across SSH.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { devsFor, ecmpDevs, eventually, lab, issue12Enabled, owrt, router } from './lab-cli.js';
+import { devsFor, diagnoseFailures, ecmpDevs, eventually, issue12Enabled, lab, owrt, router } from './lab-cli.js';
 
 const LABCTL = '/usr/lib/lab-vm/labctl';
 const TRIALS = Number(process.env.HEALTH_TRIALS ?? 5);
@@ -37,6 +37,7 @@ const status = () => {
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)] ?? NaN;
 
 describe.skipIf(!issue12Enabled)('dial health on the lab router', () => {
+  diagnoseFailures();
   beforeAll(async () => {
     await lab.reset({ up: true });
     // a long rollback deadline: a busy TCG host can take more than 90 s from arming to the confirmation

@@ -5,7 +5,7 @@
  * Round trips are counted from the tool's --debug transcript ("ssh exec: #n …" per exec).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, exportCmd, lab, labEnabled, owrt, owrtAsync, router } from './lab-cli.js';
+import { diagnoseFailures, eventually, exportCmd, lab, labEnabled, owrt, owrtAsync, router } from './lab-cli.js';
 
 type Command = 'setup' | 'teardown' | 'hotplug';
 interface Cut {
@@ -49,6 +49,7 @@ const CASES = process.env.OWRT_ECMP_E2E_FULL === '1' ? [...CI_CASES, ...MORE_CAS
 const count = (text: string, re: RegExp): number => (text.match(re) ?? []).length;
 
 describe.skipIf(!labEnabled)('interrupted runs on the lab router', () => {
+  diagnoseFailures();
   let before = '';
   let after = '';
 

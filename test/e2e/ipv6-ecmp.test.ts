@@ -14,7 +14,7 @@
  * (the ISP drops any other source on a session, and counts the drops).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ecmpDevs, devsFor, eventually, lab, labEnabled, owrt, router, txBytes } from './lab-cli.js';
+import { devsFor, diagnoseFailures, ecmpDevs, eventually, lab, labEnabled, owrt, router, txBytes } from './lab-cli.js';
 
 /** Full iproute2 (a fresh lab router has BusyBox ip until setup installs ip-full; the lab image always has this). */
 const IP = '/usr/libexec/ip-full';
@@ -41,6 +41,7 @@ interface Assignment {
 }
 
 describe.skipIf(!labEnabled)('--ipv6 ecmp from a LAN host with a global address', () => {
+  diagnoseFailures();
   let lanGlobal = '';
   let delegated = '';
 

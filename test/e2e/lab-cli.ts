@@ -6,7 +6,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { expect } from 'vitest';
+import { beforeEach, expect } from 'vitest';
 // @ts-expect-error the lab is plain JavaScript with no type declarations
 import * as lab from '../lab/lab-api.mjs';
 
@@ -95,6 +95,43 @@ export function owrtAsync(args: string[], onStderr?: (all: string, kill: () => v
 
 export function router(cmd: string): Promise<string> {
   return lab.sshOk(cmd);
+}
+
+/**
+ * The router's side of a failure, short enough for a CI log: netifd's and the ISP's session
+ * logs, the tool's syslog lines, dials, rules and the ECMP route. Lab-owned files only.
+ */
+export async function routerDiagnostics(): Promise<string> {
+  const cmd = [
+    'echo "== netifd"; tail -n 25 /var/log/netifd-sim/netifd.log 2>/dev/null',
+    'echo "== isp sessions"; tail -n 15 /run/isp/sessions.log 2>/dev/null',
+    'echo "== owrt-ecmp / pppd syslog"; logread 2>/dev/null | grep -E "owrt-ecmp|pppd|netifd|firewall" | grep -vE "pppd.*(DNS address|LL address|Plugin|started by|Renamed|Using interface)" | tail -n 40',
+    'echo "== dials"; ip -4 -o addr show 2>/dev/null | grep -o "pppoe-[^ ]* *inet [^ ]*"',
+    'echo "== rules"; ip -4 rule 2>/dev/null | grep -v "^0:\\|32766:\\|32767:"',
+    'echo "== ecmp"; ip -4 route show table 3000 2>/dev/null',
+    'echo "== rollback"; cat /tmp/owrt-ecmp-rollback/state 2>/dev/null',
+  ].join('; ');
+  try {
+    const r: Run = await lab.sshRun(cmd, { timeoutMs: 30_000 });
+    return r.stdout + r.stderr;
+  } catch (e) {
+    return `(no diagnostics: ${(e as Error).message})`;
+  }
+}
+
+/**
+ * Call inside a describe: a failed test's error carries routerDiagnostics(), so a CI log that
+ * shows only the failure summary still says what the router did.
+ */
+export function diagnoseFailures(): void {
+  beforeEach(({ onTestFailed }) => {
+    onTestFailed(async ({ task }) => {
+      const diag = await routerDiagnostics();
+      const err = task.result?.errors?.[0];
+      if (err) err.message = `${err.message}\n--- router at the failure ---\n${diag}`;
+      else console.log(`--- router at the failure ---\n${diag}`);
+    });
+  });
 }
 
 /** Poll until `check` passes; returns the seconds it took. */

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { schemaErrors } from '../helpers/schemas.js';
-import { devsFor, ecmpDevs, eventually, exportCmd, lab, labEnabled, lanIperf, owrt, router } from './lab-cli.js';
+import { devsFor, diagnoseFailures, ecmpDevs, eventually, exportCmd, lab, labEnabled, lanIperf, owrt, router } from './lab-cli.js';
 
 /**
  * Forwarded flows are what ECMP spreads: they come from the lab's LAN host (netns `lan` behind
@@ -13,6 +13,7 @@ import { devsFor, ecmpDevs, eventually, exportCmd, lab, labEnabled, lanIperf, ow
  * address, and with it (through the per-dial rules) its dial, once at connect time.
  */
 describe.skipIf(!labEnabled)('owrt-ecmp on the lab router', () => {
+  diagnoseFailures();
   let original = '';
 
   beforeAll(async () => {

@@ -6,7 +6,7 @@
  * netifd's resolv.conf.auto, a LAN host behind br-lan, an ISP that drops foreign sources.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { devsFor, ecmpDevs, eventually, exportCmd, lab, labEnabled, owrt, owrtAsync, router } from './lab-cli.js';
+import { devsFor, diagnoseFailures, ecmpDevs, eventually, exportCmd, lab, labEnabled, owrt, owrtAsync, router } from './lab-cli.js';
 
 const DIALS = ['wan', 'vwan2', 'vwan3', 'vwan4'];
 const FWD_PORT = 8080;
@@ -111,6 +111,7 @@ async function flowAlive(what: string): Promise<void> {
 }
 
 describe.skipIf(!labEnabled)('owrt-ecmp where real OpenWrt differs (issue 10)', () => {
+  diagnoseFailures();
   let original = '';
 
   beforeAll(async () => {

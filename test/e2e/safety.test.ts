@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { schemaErrors } from '../helpers/schemas.js';
-import { eventually, exportCmd, lab, labArgs, labEnabled, owrt, owrtAsync, owrtRaw, registerSecret, router } from './lab-cli.js';
+import { diagnoseFailures, eventually, exportCmd, lab, labArgs, labEnabled, owrt, owrtAsync, owrtRaw, registerSecret, router } from './lab-cli.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'owrt-ecmp-safety-'));
 const file = (name: string, text: string): string => {
@@ -171,6 +171,7 @@ async function expectRefused(c: BadCase, original: string): Promise<void> {
 }
 
 describe.skipIf(!labEnabled)('safety on the lab router', () => {
+  diagnoseFailures();
   let original = '';
 
   beforeAll(async () => {

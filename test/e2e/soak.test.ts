@@ -8,9 +8,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error the soak is plain JavaScript with no type declarations
 import { runSoak } from '../../bench/soak.mjs';
-import { lab, labEnabled, owrt } from './lab-cli.js';
+import { diagnoseFailures, lab, labEnabled, owrt } from './lab-cli.js';
 
 describe.skipIf(!labEnabled)('flap soak on the lab router', () => {
+  diagnoseFailures();
   beforeAll(async () => {
     await lab.reset({ up: true });
     const r = owrt(['setup', '--dials', '4', '--install-packages', '--yes']);
