@@ -34,3 +34,58 @@ export function schemaErrors(name: SchemaName, doc: unknown): string {
   if (validate(doc)) return '';
   return (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''} ${JSON.stringify(e.params)}`).join('\n');
 }
+
+interface Scoped {
+  s: Record<string, unknown>;
+  /** the schema file `s` belongs to, for its `#/...` references */
+  root: Record<string, unknown>;
+}
+
+/** `s` and every schema it stands for: its $ref target and its allOf/anyOf/oneOf branches. */
+function expand(x: Scoped): Scoped[] {
+  const out: Scoped[] = [x];
+  const ref = x.s.$ref;
+  if (typeof ref === 'string') {
+    if (ref.startsWith('#/')) {
+      const target = ref.slice(2).split('/').reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], x.root) as Record<string, unknown>;
+      out.push(...expand({ s: target, root: x.root }));
+    } else {
+      const file = loadSchema(ref.replace(/\.schema\.json$/, '') as SchemaName);
+      out.push(...expand({ s: file, root: file }));
+    }
+  }
+  for (const k of ['allOf', 'anyOf', 'oneOf']) {
+    for (const b of (x.s[k] as Array<Record<string, unknown>> | undefined) ?? []) out.push(...expand({ s: b, root: x.root }));
+  }
+  return out;
+}
+
+function walk(value: unknown, schemas: Scoped[], path: string, out: string[]): void {
+  const all = schemas.flatMap(expand);
+  if (Array.isArray(value)) {
+    const items = all.flatMap((x) => (x.s.items && typeof x.s.items === 'object' ? [{ s: x.s.items as Record<string, unknown>, root: x.root }] : []));
+    value.forEach((v, i) => walk(v, items, `${path}/${i}`, out));
+    return;
+  }
+  if (value === null || typeof value !== 'object') return;
+  for (const [k, v] of Object.entries(value)) {
+    const subs = all.flatMap((x) => {
+      const p = (x.s.properties as Record<string, unknown> | undefined)?.[k] ?? x.s.additionalProperties;
+      return p && typeof p === 'object' ? [{ s: p as Record<string, unknown>, root: x.root }] : [];
+    });
+    if (subs.length) walk(v, subs, `${path}/${k}`, out);
+    else if (!all.some((x) => x.s.additionalProperties === true)) out.push(`${path}/${k}`);
+  }
+}
+
+/**
+ * Fields of `doc` that schemas/<name>.schema.json does not describe (JSON pointers). The
+ * schemas allow added fields (a new field keeps schemaVersion), so a field the CLI prints
+ * but the published schema never mentions still validates: this is what catches it.
+ */
+export function undocumentedFields(name: SchemaName, doc: unknown): string[] {
+  const root = loadSchema(name);
+  const out: string[] = [];
+  walk(doc, [{ s: root, root }], '', out);
+  return out;
+}

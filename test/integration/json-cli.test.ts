@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, type CliResult, runCli } from '../helpers/run-cli.js';
-import { type SchemaName, schemaErrors } from '../helpers/schemas.js';
+import { type SchemaName, schemaErrors, undocumentedFields } from '../helpers/schemas.js';
 import {
   canRunServers,
   countingListener,
@@ -49,6 +49,8 @@ function oneDocument<T = Record<string, unknown>>(r: CliResult, schema: SchemaNa
   expect(r.stdout, all).toMatch(/^\{\n[^]*\n\}\n$/);
   const doc = JSON.parse(r.stdout) as T;
   expect(schemaErrors(schema, doc), all).toBe('');
+  // every field the CLI prints is in the published schema, not only allowed by it
+  expect(undocumentedFields(schema, doc), all).toEqual([]);
   return doc;
 }
 

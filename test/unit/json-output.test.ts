@@ -17,7 +17,7 @@ import { resolveSettings } from '../../src/options.js';
 import { planSetup } from '../../src/plan/setup.js';
 import { buildStatus } from '../../src/report/status.js';
 import { factsFrom } from '../helpers/facts.js';
-import { loadSchema, schemaErrors } from '../helpers/schemas.js';
+import { loadSchema, schemaErrors, undocumentedFields } from '../helpers/schemas.js';
 
 describe('error documents', () => {
   const cases: Array<[OwrtEcmpError, string, number]> = [
@@ -36,6 +36,7 @@ describe('error documents', () => {
     const doc = errorJson(e);
     expect(doc).toMatchObject({ schemaVersion: 1, error: { code, exitCode, message: e.message, hint: e.hint ?? null } });
     expect(schemaErrors('error', doc)).toBe('');
+    expect(undocumentedFields('error', doc)).toEqual([]);
   });
 
   it('a host key error carries the fingerprint and what is wrong with it', () => {
@@ -81,6 +82,8 @@ describe('change documents (setup, teardown, hotplug)', () => {
     const status = buildStatus(new Map([['kernel', '5.15.167']]));
     const doc = changeJson('teardown', { dryRun: false, changes: true, applied: true, plan: planJson(plan.changes, view), status });
     expect(schemaErrors('change', doc)).toBe('');
+    // the status inside is checked against status.schema.json's fields too
+    expect(undocumentedFields('change', doc)).toEqual([]);
     const { status: _dropped, ...without } = doc;
     expect(schemaErrors('change', without)).toMatch(/status/);
   });

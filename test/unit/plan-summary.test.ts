@@ -3,7 +3,7 @@ import { resolveSettings } from '../../src/options.js';
 import { formatPlan, planJson } from '../../src/output/plan.js';
 import { planSetup, type Changes } from '../../src/plan/setup.js';
 import { factsFrom } from '../helpers/facts.js';
-import { schemaErrors } from '../helpers/schemas.js';
+import { schemaErrors, undocumentedFields } from '../helpers/schemas.js';
 
 const PASSWORD = "n3w$ecret'Zq";
 const facts = () => factsFrom('stock-2305.txt');
@@ -82,6 +82,7 @@ describe('the plan a person reads', () => {
     expect(full.details?.uci).toContain('set network.vwan3.password=•••••');
     expect(full.details?.files.map((f) => f.path)).toEqual(full.summary.files.write.map((f) => f.path));
     expect(schemaErrors('plan', full)).toBe('');
+    for (const doc of [brief, full]) expect(undocumentedFields('plan', doc)).toEqual([]);
     for (const doc of [brief, full]) expect(JSON.stringify(doc)).not.toContain('n3w$ecret');
   });
 

@@ -4,7 +4,7 @@ import { planDials } from '../../src/plan/dials.js';
 import { renderHotplug } from '../../src/plan/files.js';
 import { formatStatus } from '../../src/output/status.js';
 import { buildStatus } from '../../src/report/status.js';
-import { schemaErrors } from '../helpers/schemas.js';
+import { schemaErrors, undocumentedFields } from '../helpers/schemas.js';
 
 const settings = resolveSettings({ dials: '3', weights: '2,1,1' });
 const ownConfig = `
@@ -143,6 +143,12 @@ describe('buildStatus', () => {
     for (const r of [buildStatus(sections()), buildStatus(sections({ config_owrt_ecmp: '' }))]) expect(schemaErrors('status', r)).toBe('');
     const bad = { ...buildStatus(sections()), dials: [{ dial: 1, state: 'sideways' }] };
     expect(schemaErrors('status', bad)).toMatch(/dials\/0/);
+  });
+
+  it('schemas/status.schema.json describes every field a status document has (monitor and per-dial health included)', () => {
+    for (const r of [buildStatus(sections()), buildStatus(sections({ config_owrt_ecmp: '' }))]) expect(undocumentedFields('status', r)).toEqual([]);
+    // control: a field the schema does not mention is found
+    expect(undocumentedFields('status', { ...buildStatus(sections()), extra: 1 })).toEqual(['/extra']);
   });
 
   it('pin-status: names a missing ECMP-table rule and a dial whose address is not pinned', () => {
