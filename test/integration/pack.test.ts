@@ -1,20 +1,24 @@
 /**
  * The package as a user gets it: `npm pack` on a clean copy of the repository (no dist/,
  * so the tarball only has code if `prepack` builds it), a global install of that tarball
- * into a temp prefix, then the installed `owrt-ecmp` binary, every command's --help.
+ * into a temp prefix, then the installed `owrt-ecmp` binary: every command's --help, and
+ * every command for real against a real SSH server (dropbear on loopback; this Debian host is
+ * not OpenWrt, so each ends in its documented refusal). --help loads no command module (they
+ * load lazily), so only a real run shows the installed package has its runtime dependencies
+ * (ssh2, handlebars, ssh-config) and finds its templates and router files.
  *
  * Dependencies come from the npm cache, or the npm registry when the cache lacks them.
  */
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTempDir } from '../helpers/ssh-servers.js';
+import { canRunServers, makeClientKey, makeTempDir, startDropbear, type SshServer } from '../helpers/ssh-servers.js';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '..', '..');
-const COMMANDS = ['setup', 'status', 'hotplug', 'doctor', 'teardown'];
+const COMMANDS = ['setup', 'probe-dials', 'status', 'hotplug', 'doctor', 'teardown'];
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
 
 let tmp = '';
@@ -89,5 +93,51 @@ describe('npm pack → global install', () => {
   it.each(COMMANDS)('the installed owrt-ecmp %s --help exits 0', async (c) => {
     const r = await run(bin, [c, '--help']);
     expect(r.stdout).toContain(`Usage: owrt-ecmp ${c} [options]`);
+  });
+});
+
+/** The installed binary with only PATH and HOME: no agent, no OWRT_ECMP_* from the caller. */
+function runInstalled(args: string[], home: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((res) => {
+    execFile(bin, args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, NO_COLOR: '1' }, timeout: 60_000 }, (e, stdout, stderr) =>
+      res({ code: e ? Number((e as { code?: unknown }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+describe.skipIf(!canRunServers().dropbear)('the installed package runs every command against a real SSH server', () => {
+  let server: SshServer;
+  let ssh: string[] = [];
+  let home = '';
+
+  beforeAll(async () => {
+    home = join(tmp, 'home');
+    mkdirSync(home);
+    const key = await makeClientKey(tmp, 'client');
+    server = await startDropbear({ authorizedKeys: [key.publicLine] });
+    writeFileSync(join(tmp, 'known_hosts'), `[127.0.0.1]:${server.port} ${server.hostPublicKey}\n`);
+    ssh = ['--host', `root@127.0.0.1:${server.port}`, '--identity', key.file, '--known-hosts', join(tmp, 'known_hosts'), '--json'];
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  // the refusal each command gives a host that is not OpenWrt (as through dist/cli.js in json-cli.test.ts)
+  const cases: Array<[string, number, RegExp]> = [
+    ['status', 8, /"configured": false/],
+    ['doctor', 7, /this host is not an OpenWrt router/],
+    ['setup --dials 2 --dry-run', 7, /this host is not an OpenWrt router/],
+    ['probe-dials --max 2', 7, /this host is not an OpenWrt router/],
+    ['hotplug --dry-run', 7, /owrt-ecmp setup --dials N/],
+    ['teardown --dry-run', 0, /"changes": false/],
+  ];
+  it.each(cases)('owrt-ecmp %s: exit %i, one JSON document', async (cmd, code, text) => {
+    const r = await runInstalled([...cmd.split(' '), ...ssh], home);
+    const all = `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
+    expect(r.stderr, all).not.toMatch(/unexpected error|Cannot find (module|package)|ENOENT/);
+    expect(r.code, all).toBe(code);
+    expect(() => JSON.parse(r.stdout), all).not.toThrow();
+    expect(r.stdout, all).toMatch(text);
   });
 });
