@@ -4,12 +4,14 @@
  * rollback is armed says when the router reverts, exits 130, and the router does revert
  * then. The CLI runs inside the router's network namespace (`ip netns exec`, which execs
  * node: the child's PID is the CLI's), not on a terminal, so progress comes as plain lines.
+ * Once the router is set up, --json on setup with nothing to do and on hotplug is one document.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeRouter, type FakeRouter } from '../helpers/fake-router.js';
+import { schemaErrors, undocumentedFields } from '../helpers/schemas.js';
 import { canRunServers, makeTempDir } from '../helpers/ssh-servers.js';
 
 const CLI = resolve(import.meta.dirname, '..', '..', 'dist', 'cli.js');
@@ -36,8 +38,8 @@ interface Line {
   text: string;
 }
 
-function runSetup(args: string[]) {
-  const child = spawn('ip', ['netns', 'exec', router.ns, process.execPath, CLI, 'setup', ...args, ...router.ssh], {
+function runSetup(args: string[], command = 'setup') {
+  const child = spawn('ip', ['netns', 'exec', router.ns, process.execPath, CLI, command, ...args, ...router.ssh], {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, NO_COLOR: '1', LANG: 'C.UTF-8', TZ: 'UTC' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -119,6 +121,24 @@ describe.skipIf(!caps.dropbear)('setup on an OpenWrt stand-in: live steps and Ct
     expect(next.at - reload.at).toBeGreaterThan((RELOAD_S - 0.7) * 1000);
     expect(run.stderr()).toMatch(/› confirming over a new SSH connection/);
     expect(router.at(0)!.at).toBeLessThan(run.lines.find((l) => l.text.includes('confirming'))!.at);
+  }, 90_000);
+
+  it('--json on the set-up router: setup with nothing to do and hotplug each print one change document, nothing else', async () => {
+    const again = runSetup(['--dials', '1', '--yes', '--json', '--rollback-timeout', '30', '--wait', '10']);
+    expect(await again.exited, again.stderr()).toBe(0);
+    const same = JSON.parse(again.stdout()) as Record<string, unknown>;
+    expect(same).toMatchObject({ command: 'setup', dryRun: false, changes: false, applied: false, plan: { summary: { headline: 'no changes', empty: true } } });
+    expect(schemaErrors('change', same)).toBe('');
+    const hot = runSetup(['--yes', '--json', '--wait', '10'], 'hotplug');
+    expect([0, 8], hot.stderr()).toContain(await hot.exited);
+    // one document: no human plan or status before or after it
+    expect(hot.stdout(), hot.stderr()).toMatch(/^\{\n[^]*\n\}\n$/);
+    const doc = JSON.parse(hot.stdout()) as { status: { configured: boolean; dials: Array<{ interface: string }> } };
+    expect(doc).toMatchObject({ command: 'hotplug', dryRun: false, applied: true });
+    expect(doc.status.configured).toBe(true);
+    expect(doc.status.dials.map((d) => d.interface)).toEqual(['wan']);
+    expect(schemaErrors('change', doc)).toBe('');
+    expect(undocumentedFields('change', doc)).toEqual([]);
   }, 90_000);
 
   it('status --watch after the setup: the dial, its rates and ECMP membership, and only the log lines since the watch began', async () => {
