@@ -9,11 +9,11 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hasScript, onPty, type Pty } from '../helpers/pty.js';
 import { canRunServers, makeClientKey, makeTempDir, silentServer, startDropbear, startOpenSsh, type ClientKey, type SshServer } from '../helpers/ssh-servers.js';
 
 const CLI = resolve(import.meta.dirname, '..', '..', 'dist', 'cli.js');
 const caps = canRunServers();
-const hasScript = existsSync('/usr/bin/script');
 const PASSPHRASE = 'Pp-9x!kQ passphrase';
 const PASSWORD = 'Pw-3z#rT password';
 
@@ -29,52 +29,10 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 const baseEnv = (): NodeJS.ProcessEnv => ({ PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, NO_COLOR: '1', LANG: 'C.UTF-8', TERM: 'xterm' });
 
-interface Pty {
-  /** Resolves once the transcript so far matches; the answer is then typed (with Enter). */
-  answer(when: RegExp, text: string): Promise<void>;
-  done: Promise<{ code: number | null; out: string }>;
-}
-
-/** Run the CLI under `script -qec` so stdin/stdout/stderr are a real tty; an expect-like driver. */
-function onPty(args: string[]): Pty {
-  const cmd = [process.execPath, CLI, ...args].map(quote).join(' ');
-  const child = spawn('script', ['-qec', cmd, '/dev/null'], { env: baseEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
-  const waiters: Array<() => void> = [];
-  const onOut = (d: Buffer): void => {
-    out += d.toString('utf8');
-    for (const w of [...waiters]) w();
-  };
-  child.stdout.on('data', onOut);
-  child.stderr.on('data', onOut);
-  const done = new Promise<{ code: number | null; out: string }>((res) => child.on('close', (code) => res({ code, out })));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  void done.then(() => {
-    clearTimeout(timer);
-    child.stdin.end();
-  });
-  let seen = 0;
-  return {
-    done,
-    answer: (when, text) =>
-      new Promise((res, rej) => {
-        const check = (): void => {
-          const m = when.exec(out.slice(seen));
-          if (!m) return;
-          waiters.splice(waiters.indexOf(check), 1);
-          seen += m.index + m[0].length;
-          child.stdin.write(`${text}\r`);
-          res();
-        };
-        waiters.push(check);
-        void done.then(() => rej(new Error(`exited before ${when}: ${out}`)));
-        check();
-      }),
-  };
-}
+/** The CLI with stdin/stdout/stderr on a real tty. */
+const cliOnPty = (args: string[]): Pty => onPty([process.execPath, CLI, ...args], { env: baseEnv() });
 
 function runPlain(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stderr: string }> {
   return new Promise((res) => {
@@ -115,7 +73,7 @@ for (const kind of ['dropbear', 'openssh'] as const) {
 
     it('asks about an unknown host key with its SHA256 fingerprint and the dropbearkey command; yes records it', async () => {
       const kh = knownFile('kh-ask-yes', false);
-      const p = onPty(['status', ...host(), '--identity', plainKey.file, '--known-hosts', kh]);
+      const p = cliOnPty(['status', ...host(), '--identity', plainKey.file, '--known-hosts', kh]);
       await p.answer(/continue connecting \(yes\/no\/\[fingerprint\]\)\? /, 'yes');
       const r = await p.done;
       expect(r.out).toContain(`key fingerprint is ${server.hostFingerprint}.`);
@@ -126,7 +84,7 @@ for (const kind of ['dropbear', 'openssh'] as const) {
 
     it('answering no refuses (exit 5) and records nothing', async () => {
       const kh = knownFile('kh-ask-no', false);
-      const p = onPty(['status', ...host(), '--identity', plainKey.file, '--known-hosts', kh]);
+      const p = cliOnPty(['status', ...host(), '--identity', plainKey.file, '--known-hosts', kh]);
       await p.answer(/\(yes\/no\/\[fingerprint\]\)\? /, 'no');
       const r = await p.done;
       expect(r.code).toBe(5);
@@ -136,7 +94,7 @@ for (const kind of ['dropbear', 'openssh'] as const) {
 
     it('Ctrl-C at the question cancels (exit 3) and records nothing', async () => {
       const kh = knownFile('kh-ask-ctrl-c', false);
-      const p = onPty(['status', ...host(), '--identity', plainKey.file, '--known-hosts', kh]);
+      const p = cliOnPty(['status', ...host(), '--identity', plainKey.file, '--known-hosts', kh]);
       await p.answer(/\(yes\/no\/\[fingerprint\]\)\? /, '\u0003');
       const r = await p.done;
       expect(r.code).toBe(3);
@@ -145,7 +103,7 @@ for (const kind of ['dropbear', 'openssh'] as const) {
     });
 
     it('asks for the passphrase of an encrypted key without echoing it', async () => {
-      const p = onPty(['status', ...host(), '--identity', lockedKey.file, '--known-hosts', knownFile('kh-pass', true), '--debug']);
+      const p = cliOnPty(['status', ...host(), '--identity', lockedKey.file, '--known-hosts', knownFile('kh-pass', true), '--debug']);
       await p.answer(/Enter passphrase for key '[^']+': /, PASSPHRASE);
       const r = await p.done;
       expectLoggedIn(r);
@@ -153,7 +111,7 @@ for (const kind of ['dropbear', 'openssh'] as const) {
     });
 
     it('asks for the password when no key works, without echoing it, three tries like ssh', async () => {
-      const p = onPty(['status', ...host(), '--known-hosts', knownFile('kh-pw', true), '--debug']);
+      const p = cliOnPty(['status', ...host(), '--known-hosts', knownFile('kh-pw', true), '--debug']);
       await p.answer(/root@127\.0\.0\.1's password: /, 'wrong one');
       await p.answer(/root@127\.0\.0\.1's password: /, PASSWORD);
       const r = await p.done;
@@ -163,7 +121,7 @@ for (const kind of ['dropbear', 'openssh'] as const) {
     });
 
     it('with --json nothing is asked: the unknown key is exit 5 at once', async () => {
-      const p = onPty(['status', '--json', ...host(), '--identity', plainKey.file, '--known-hosts', knownFile('kh-json', false)]);
+      const p = cliOnPty(['status', '--json', ...host(), '--identity', plainKey.file, '--known-hosts', knownFile('kh-json', false)]);
       const r = await p.done;
       expect(r.code).toBe(5);
       expect(r.out).not.toMatch(/continue connecting/);
