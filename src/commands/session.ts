@@ -45,6 +45,7 @@ export class Session {
       // verbose and debug lines would land in the middle of a redrawn line: plain lines then
       spinner: Boolean(process.stderr.isTTY) && !opts.debug && !opts.verbose,
       write: (s) => process.stderr.write(s),
+      columns: () => process.stderr.columns,
     });
     this.untrack = atInterrupt(() => this.progress.stop());
     const host = opts.host ?? env.OWRT_ECMP_HOST;

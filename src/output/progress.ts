@@ -19,6 +19,8 @@ export interface ProgressOptions {
   /** redraw a spinner line (a terminal, and no --debug transcript interleaving with it) */
   spinner: boolean;
   write: (s: string) => void;
+  /** the terminal's width now (it can change while the spinner runs); unknown: no limit */
+  columns?: () => number | undefined;
   now?: () => number;
 }
 
@@ -45,10 +47,24 @@ export function describeStep(s: Step, revertAt?: number): string {
   return known[s.name] ?? s.name;
 }
 
-/** One spinner line: frame, what, current step, elapsed seconds. */
-export function spinnerLine(frame: number, label: string, current: string | undefined, elapsedMs: number): string {
+/**
+ * One spinner line: frame, what, current step, elapsed seconds, in at most `width`
+ * characters. A longer line would wrap, and `\r` only returns to the start of its last
+ * row: every redraw would leave a stale row behind. The step text is cut first, so the
+ * seconds keep ticking in view.
+ */
+export function spinnerLine(frame: number, label: string, current: string | undefined, elapsedMs: number, width = Infinity): string {
   const f = FRAMES[frame % FRAMES.length] as string;
-  return `${f} ${label}${current ? `: ${current}` : ''} (${Math.floor(elapsedMs / 1000)} s)`;
+  const head = `${f} ${label}${current ? `: ${current}` : ''}`;
+  const tail = ` (${Math.floor(elapsedMs / 1000)} s)`;
+  const room = width - tail.length;
+  return room >= 8 ? `${fit(head, room)}${tail}` : fit(`${head}${tail}`, width);
+}
+
+/** `s` cut to `n` characters (code points: the frames and '…' are one column each), '…' marking the cut. */
+function fit(s: string, n: number): string {
+  const chars = [...s];
+  return chars.length <= n ? s : `${chars.slice(0, Math.max(0, n - 1)).join('')}…`;
 }
 
 export function createProgress(o: ProgressOptions): Progress {
@@ -58,7 +74,12 @@ export function createProgress(o: ProgressOptions): Progress {
   let started = 0;
   let frame = 0;
   let timer: NodeJS.Timeout | undefined;
-  const draw = (): void => o.write(`\r\x1b[K${spinnerLine(frame++, label, current, now() - started)}`);
+  // one column short of the width: some terminals wrap as soon as the last column is written
+  const width = (): number => {
+    const cols = o.columns?.();
+    return cols && cols > 1 ? cols - 1 : Infinity;
+  };
+  const draw = (): void => o.write(`\r\x1b[K${spinnerLine(frame++, label, current, now() - started, width())}`);
   return {
     start(l) {
       if (!o.enabled) return;

@@ -96,6 +96,24 @@ describe('progress display', () => {
     expect(spinnerLine(11, 'confirming', undefined, 0)).toBe('⠙ confirming (0 s)');
   });
 
+  it('a line wider than the terminal is cut in the step text, the seconds kept, so it never wraps', () => {
+    const line = spinnerLine(0, 'applying', 'rollback armed: the router reverts at 12:41:07 unless confirmed', 3000, 40);
+    expect(line).toBe('⠋ applying: rollback armed: the r… (3 s)');
+    expect([...line]).toHaveLength(40);
+    expect(spinnerLine(0, 'applying', 'reloading', 3000, 40)).toBe('⠋ applying: reloading (3 s)');
+    expect([...spinnerLine(0, 'applying', 'reloading', 3000, 10)]).toHaveLength(10);
+    let out = '';
+    let cols: number | undefined = 30;
+    const p = createProgress({ enabled: true, spinner: true, write: (s) => (out += s), columns: () => cols, now: () => 0 });
+    p.start('applying');
+    p.step({ kind: 'step', name: 'reload' });
+    cols = undefined;
+    p.step({ kind: 'step', name: 'routes' });
+    p.stop();
+    // one column to spare: some terminals wrap as soon as the last column is written
+    expect(out).toBe('\r\x1b[K⠋ applying (0 s)\r\x1b[K⠙ applying: reloading … (0 s)\r\x1b[K⠹ applying: rebuilding the routes (0 s)\r\x1b[K');
+  });
+
   it('not a terminal: one plain line per step; disabled: nothing', () => {
     let out = '';
     const p = createProgress({ enabled: true, spinner: false, write: (s) => (out += s) });
