@@ -106,6 +106,15 @@ shift $((OPTIND - 1))
 printf '%s %s %s: %s\\n' "$(date '+%a %b %e %H:%M:%S %Y')" "$prio" "$tag" "$*" >>/tmp/syslog
 `;
 
+/** SIGKILL a PID listed a moment ago; one that has exited since (ESRCH) is what we wanted. */
+function killGone(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+  }
+}
+
 function file(path: string, text: string, mode = 0o644): void {
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, text);
@@ -171,7 +180,7 @@ export async function startFakeRouter(name: string, opts: { reloadSeconds: numbe
     async stop() {
       // sessions and the rollback watchdog live in the namespace: end them by PID
       const pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split(/\s+/).filter(Boolean).map(Number);
-      for (const p of pids) if (p !== server.pid) process.kill(p, 'SIGKILL');
+      for (const p of pids) if (p !== server.pid) killGone(p);
       await server.stop();
       execFileSync('ip', ['netns', 'del', ns]);
       rmSync(base, { recursive: true, force: true });

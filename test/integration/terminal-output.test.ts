@@ -7,7 +7,7 @@
  * Ctrl-C typed on the terminal ends it with 0 and the terminal as it was.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeRouter, type FakeRouter } from '../helpers/fake-router.js';
@@ -36,8 +36,10 @@ beforeAll(async () => {
 }, 30_000);
 
 afterAll(async () => {
-  await tty?.stop();
-  await piped?.stop();
+  // each stops even if the other cannot: a failed run must not leave a namespace behind
+  const stopped = await Promise.allSettled([tty?.stop(), piped?.stop()]);
+  if (home) rmSync(home, { recursive: true, force: true });
+  for (const s of stopped) if (s.status === 'rejected') throw s.reason;
 });
 
 /** The spinner frames drawn: each `\r\x1b[K` followed by a frame, up to the next control character. */
