@@ -171,7 +171,7 @@ export class MonitorHarness extends LibHarness {
       return [];
     }
     if (!r) return [];
-    return (r.nexthops ?? [{ dev: r.dev }]).map((n: { dev: string }) => n.dev).sort();
+    return (r.nexthops ?? [{ dev: r.dev }]).map((n: { dev?: string }) => n.dev ?? '').sort();
   }
 
   pinMap(): string {

@@ -58,7 +58,7 @@ describe.skipIf(!busybox)('apply lock (BusyBox ash)', () => {
       expect(lines.length).toBe(2 * codes.filter((c) => c === 0).length);
       for (let i = 0; i < lines.length; i += 2) {
         expect(lines[i]).toMatch(/^in \d+$/);
-        expect(lines[i + 1]).toBe(lines[i].replace('in', 'out'));
+        expect(lines[i + 1]).toBe(lines[i]?.replace('in', 'out'));
       }
       expect(existsSync(lockPath) || isLink(lockPath)).toBe(false);
     }

@@ -108,7 +108,7 @@ for (const kind of ['dropbear', 'openssh'] as const) {
       const t = await open();
       try {
         const seen: Seen[] = [];
-        const done = runScript(t, `PATH='${bin}':$PATH\n${renderWait(dials, 20, 10)}`, 'wait', 30_000, (s) => seen.push({ step: s, at: Date.now() }));
+        const done = runScript(t, `PATH='${bin}':$PATH\n${renderWait(dials, 20, { metric: 10, base: 3000 })}`, 'wait', 30_000, (s) => seen.push({ step: s, at: Date.now() }));
         await sleep(1200);
         up(['wan']);
         await sleep(1500);

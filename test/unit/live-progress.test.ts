@@ -56,7 +56,7 @@ describe('router-side markers in the rendered scripts', () => {
   });
 
   it('wait: dial counts, and the converged route only when a metric is watched', () => {
-    expect(markers(renderWait(plan.dials, 60, 10))).toEqual(['dials %s/%s', 'route converged']);
+    expect(markers(renderWait(plan.dials, 60, { metric: 10, base: 3000 }))).toEqual(['dials %s/%s', 'route converged']);
     expect(markers(renderWait(plan.dials, 60))).toEqual(['dials %s/%s']);
   });
 });

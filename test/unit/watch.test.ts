@@ -10,7 +10,8 @@ function dial(k: number, over: Partial<DialStatus> = {}): DialStatus {
   const name = k === 1 ? 'wan' : `vwan${k}`;
   return {
     dial: k, interface: name, device: `pppoe-${name}`, state: 'up', uptimeSeconds: 60, ipv4: `100.64.0.${k}`, ipv6Gateway: null,
-    inIpv4Ecmp: true, inIpv6Ecmp: false, weight: 1, rxBytes: 0, txBytes: 0, lastError: null, ...over,
+    inIpv4Ecmp: true, inIpv6Ecmp: false, weight: 1, rxBytes: 0, txBytes: 0, lastError: null,
+    health: { state: 'unknown', since: null, retryAt: null, reason: null }, ...over,
   };
 }
 
@@ -18,7 +19,8 @@ function report(dials: DialStatus[], problems: string[] = []): StatusReport {
   return {
     schemaVersion: 1, configured: true, settings: null, kernel: '5.15', routeMode: 'multipath', dials,
     ecmp: { metric: 10, ipv4: dials.filter((d) => d.inIpv4Ecmp).map((d) => ({ dev: d.device, weight: 1, flags: [] })), ipv6: [], nhid4: null, nhid6: null },
-    sysctl: {}, hotplug: { installed: true, matches: true }, libraryInstalled: true, rollbackPending: null, healthy: problems.length === 0, problems,
+    sysctl: {}, hotplug: { installed: true, matches: true }, libraryInstalled: true, rollbackPending: null,
+    monitor: { enabled: false, bootEnabled: false, running: false, target: null, startedAt: null, routerTime: null }, healthy: problems.length === 0, problems,
   };
 }
 
