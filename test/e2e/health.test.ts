@@ -31,7 +31,7 @@ const status = () => {
   const r = owrt(['status', '--json']);
   return JSON.parse(r.stdout) as {
     dials: { interface: string; state: string; ipv4: string | null; health: { state: string; retryAt: number | null; reason: string | null } }[];
-    monitor: { running: boolean; bootEnabled: boolean; target: string };
+    monitor: { running: boolean; bootEnabled: boolean; target: string; routerTime: number | null };
   };
 };
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)] ?? NaN;
@@ -90,11 +90,19 @@ describe.skipIf(!issue12Enabled)('dial health on the lab router', () => {
     const vwan4 = status().dials.find((d) => d.interface === 'vwan4');
     expect(vwan4?.state).toBe('up');
     await router(`${LABCTL} isp-hangup vwan4`);
-    await eventually('vwan4 refused and backing off', async () => status().dials.find((d) => d.interface === 'vwan4')?.health.state === 'refused', 90, 1000);
-    const s = status();
-    const d4 = s.dials.find((d) => d.interface === 'vwan4');
-    expect(d4?.health.reason).toBe('AUTH_TOPEER_FAILED');
-    expect(d4?.health.retryAt).toBeGreaterThan(0);
+    // one snapshot: after its backoff the monitor ifups the dial and clears retryAt (retrying
+    // now) until the ISP answers, and a status call takes seconds on a TCG host
+    let snap: ReturnType<typeof status> | undefined;
+    const d4 = () => snap?.dials.find((d) => d.interface === 'vwan4');
+    await eventually('vwan4 refused and backing off', async () => {
+      snap = status();
+      return d4()?.health.state === 'refused' && d4()?.health.retryAt !== null;
+    }, 90, 1000);
+    expect(d4()?.health.reason).toBe('AUTH_TOPEER_FAILED');
+    // the next try is ahead of the router's clock (less a tick of the monitor), by no more
+    // than the third backoff (10 s, 20 s, 40 s): the poll may miss the first window
+    expect(d4()!.health.retryAt! - snap!.monitor.routerTime!).toBeGreaterThanOrEqual(-2);
+    expect(d4()!.health.retryAt! - snap!.monitor.routerTime!).toBeLessThanOrEqual(40);
     const log = await router('logread | grep owrt-ecmp');
     expect(log).toMatch(/monitor: dial vwan4 refused by the ISP \(AUTH_TOPEER_FAILED\): ifdown, next try in 10 s/);
     expect(log).not.toMatch(/monitor: dial (wan|vwan2|vwan3) .*(ifup|ifdown)/);

@@ -165,7 +165,7 @@ describe.skipIf(!enabled)('lab router VM (set OWRT_ECMP_LAB=0 to skip)', () => {
     }, 120_000);
 
     afterAll(async () => {
-      await lab.sshRun(`${LABVM}/labctl isp-sticky off; for p in $(pgrep -f "ifname pppoe-(spa|spb|sta|stb) "); do kill $p; done`);
+      await lab.sshRun(`${LABVM}/labctl isp-sticky off; for p in $(pgrep -f "ifname pppoe-(spa|spb|sta|stb|sil) "); do kill $p; done`);
     }, 120_000);
 
     it('drops packets entering on a session with a source that is not that session\'s', async () => {
@@ -206,10 +206,24 @@ describe.skipIf(!enabled)('lab router VM (set OWRT_ECMP_LAB=0 to skip)', () => {
       expect(ipNum((await dial(b.name)).ip)).toBeLessThanOrEqual(lowest);
       await hangUp(b.name);
     }, 300_000);
+
+    it('silence on: the session passes no IP but stays up (same ISP pppd); off: traffic again', async () => {
+      const s = await dial('sil');
+      const ping = async () => (await lab.sshRun(`${IP_FULL} route replace ${lab.IPERF_HOST}/32 dev pppoe-sil && ping -c 2 -W 2 ${lab.IPERF_HOST}`)).code;
+      expect(await ping()).toBe(0);
+      expect(await lab.fault('silence', 'sil', 'on')).toMatch(/^silence on on ISP session ppp\d+ \(client 100\.64\.0\.\d+\)$/);
+      expect(await ping()).not.toBe(0);
+      const live = ((await lab.ispSessions()) as Session[]).find((x) => x.ip === s.ip);
+      expect(live?.pid).toBe(s.pid);
+      // "off" used to exit 1 (a `[ on ] && ... || exit 1` in labctl) though it had lifted the drop
+      expect(await lab.fault('silence', 'sil', 'off')).toMatch(/^silence off on ISP session ppp\d+/);
+      expect(await ping()).toBe(0);
+      await hangUp('sil');
+    }, 240_000);
   });
 });
 
-interface Session { ip: string; prefix6: string; ifname: string }
+interface Session { ip: string; prefix6: string; ifname: string; pid: number }
 
 const lanOk = async (cmd: string) => okOf(await lab.lanRun(cmd), cmd);
 const ispOk = async (cmd: string) => okOf(await lab.ispRun(cmd), cmd);
