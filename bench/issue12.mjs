@@ -7,6 +7,7 @@
 //   each watched for I12_BASELINE_LIMIT=30 s)
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import { join } from 'node:path';
 import { lab, lanUp, median, owrt, p95, pppBytes, root, router, setupDials, sleep, waitEcmp } from './lib.mjs';
 import { flowStability } from './scenarios.mjs';
@@ -122,7 +123,8 @@ async function main() {
   if (typeof cap !== 'number') throw new Error('the lab must shape sessions (LAB_RATE numeric) to measure efficiency');
   const only = process.env.I12_ONLY ? process.env.I12_ONLY.split(',') : ['e', 'flows', 'silence', 'baseline', 'probe'];
   const git = (() => { try { return execFileSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim(); } catch { return null; } })();
-  const res = { date: new Date().toISOString(), capMbitPerSession: cap, accel: lab.info().accel, git, results: {}, errors: [] };
+  // the host's load while the VM measured: its two cores are the emulated router's CPU
+  const res = { date: new Date().toISOString(), capMbitPerSession: cap, accel: lab.info().accel, git, hostLoad: { start: os.loadavg() }, results: {}, errors: [] };
   const steps = {
     e: () => efficiency(cap),
     // hash mode's flow stability is bench/run.mjs's flowStability (docs/benchmarks.md); I12_FLOWS_HASH=1 repeats it here
@@ -145,6 +147,7 @@ async function main() {
     log(`${name}: ${Math.round((Date.now() - ts) / 1000)} s`);
   }
   res.durationS = Math.round((Date.now() - t0) / 1000);
+  res.hostLoad.end = os.loadavg();
   const file = join(root, 'bench', 'results', `issue12-${res.date.slice(0, 10)}.json`);
   fs.writeFileSync(file, `${JSON.stringify(res, null, 1)}\n`);
   // a subset run (I12_ONLY) is development: it leaves the published report alone

@@ -171,7 +171,7 @@ Numbers are measured, not asserted; a missed target is shown with its gap. Re-re
 ${m.cpus} × ${m.cpuModel}, ${m.memGiB} GiB, ${m.host}, QEMU accelerator ${m.accel}. Node ${v.node}, owrt-ecmp ${v.owrtEcmp}
 (git ${v.git ?? '?'}), router kernel ${v.routerKernel}, ${v.iperf3}. Run took ${res.durationS} s.
 ${(res.reruns ?? []).map((r) => `Re-run afterwards and merged (\`BENCH_MERGE_INTO\`): ${r.scenarios.join(', ')} on ${r.date} (${r.durationS} s)${r.why ? `: ${r.why}` : ''}.`).join('\n')}
-${res.supersededRuns ? `The replaced results are kept in the JSON under \`supersededRuns\`${res.supersededRuns.note ? ` (${res.supersededRuns.note})` : ''}.` : ''}
+${res.supersededRuns ? `The replaced results are kept in the JSON under \`supersededRuns\`${res.supersededRuns.note ? ` (${res.supersededRuns.note})` : ''}.` : ''}${res.superseded ? `The replaced results are kept in the JSON under \`superseded\` (${res.superseded.map((x) => Object.keys(x.scenarios).join(', ')).join('; ')}).` : ''}
 
 ## Results
 

@@ -79,6 +79,9 @@ async function main() {
     // BENCH_ONLY=x BENCH_MERGE_INTO=<results.json>: re-run scenarios of a full run; the file says which and when
     file = join(root, into);
     const full = JSON.parse(fs.readFileSync(file, 'utf8'));
+    // the replaced figures stay in the file, with when they were replaced
+    const replaced = Object.fromEntries(Object.keys(res.scenarios).filter((k) => k in full.scenarios).map((k) => [k, full.scenarios[k]]));
+    if (Object.keys(replaced).length) (full.superseded ??= []).push({ replacedOn: res.date, scenarios: replaced });
     for (const k of Object.keys(res.scenarios)) full.scenarios[k] = res.scenarios[k];
     full.errors = [...full.errors.filter((e) => !only.includes(e.scenario)), ...res.errors];
     (full.reruns ??= []).push({ scenarios: only, date: res.date, durationS: res.durationS, why: process.env.BENCH_RERUN_WHY ?? null });

@@ -115,7 +115,9 @@ export async function hashL3({ quick, cap }) {
  * The hand-made method: one multipath route installed by hand, rebuilt only on ifup. It goes in
  * table 3000, behind owrt-ecmp's rules, where the sampler reads the ECMP route: what the baseline
  * compares is when the route is rebuilt, not where it lives (in main it would have to beat wan's
- * metric-0 default).
+ * metric-0 default). owrt-ecmp's pin table goes too: a hand-made setup has nothing that keeps a
+ * masqueraded connection on its dial when the route changes (owrt-ecmp's fwmark rules then match
+ * nothing), and with it in place the baseline would show owrt-ecmp's flow stability, not its own.
  */
 const HAND = `[ "$ACTION" = ifup ] || exit 0
 case "$INTERFACE" in wan|vwan*) ;; *) exit 0 ;; esac
@@ -127,6 +129,7 @@ export async function handMadeOn() {
   await router(`mv /etc/hotplug.d/iface/95-owrt-ecmp /tmp/bench-95-owrt-ecmp.saved
 ip route del default table 3000 metric 10 2>/dev/null; ip nexthop del id 3000 2>/dev/null
 for i in $(seq 3001 3064); do ip nexthop del id $i 2>/dev/null; done
+nft delete table inet owrt_ecmp 2>/dev/null
 cat > /etc/hotplug.d/iface/96-bench-hand <<'EOF2'
 ${HAND}EOF2
 set --; for d in /sys/class/net/pppoe-*; do set -- "$@" nexthop dev "\${d##*/}"; done
