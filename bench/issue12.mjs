@@ -3,6 +3,7 @@
 // ISP's session limit. Numbers are printed and written to bench/results/issue12-<date>.json,
 // never asserted, and rendered to docs/benchmarks-issue12.md. Usage: npm run build && node bench/issue12.mjs
 //   I12_ONLY=e,flows,silence,baseline,probe   a subset (default: all, in that order)
+//   I12_MERGE_INTO=bench/results/issue12-<date>.json [I12_RERUN_WHY=…]   re-run I12_ONLY steps into a full run
 //   I12_RUNS=5 (iperf runs per point)  I12_TRIALS=20 (silence trials)  I12_BASELINE=5 (monitor-off trials,
 //   each watched for I12_BASELINE_LIMIT=30 s)
 import { execFileSync } from 'node:child_process';
@@ -148,10 +149,24 @@ async function main() {
   }
   res.durationS = Math.round((Date.now() - t0) / 1000);
   res.hostLoad.end = os.loadavg();
-  const file = join(root, 'bench', 'results', `issue12-${res.date.slice(0, 10)}.json`);
+  let file = join(root, 'bench', 'results', `issue12-${res.date.slice(0, 10)}.json`);
+  const into = process.env.I12_MERGE_INTO;
+  if (into) {
+    // I12_ONLY=x I12_MERGE_INTO=<results.json> [I12_RERUN_WHY=…]: steps re-run into a full run's
+    // results; the replaced figures stay under `superseded`
+    file = join(root, into);
+    const full = JSON.parse(fs.readFileSync(file, 'utf8'));
+    for (const k of Object.keys(res.results)) {
+      if (k in full.results) (full.superseded ??= []).push({ step: k, replacedOn: res.date, why: process.env.I12_RERUN_WHY ?? null, result: full.results[k] });
+      full.results[k] = res.results[k];
+    }
+    full.errors = [...full.errors.filter((e) => !only.includes(e.step)), ...res.errors];
+    (full.reruns ??= []).push({ steps: only, date: res.date, git, durationS: res.durationS, hostLoad: res.hostLoad, why: process.env.I12_RERUN_WHY ?? null });
+    Object.assign(res, full);
+  }
   fs.writeFileSync(file, `${JSON.stringify(res, null, 1)}\n`);
   // a subset run (I12_ONLY) is development: it leaves the published report alone
-  if (!process.env.I12_ONLY || process.env.I12_DOCS === '1') fs.writeFileSync(join(root, 'docs', 'benchmarks-issue12.md'), renderIssue12(res, `bench/results/issue12-${res.date.slice(0, 10)}.json`));
+  if (!process.env.I12_ONLY || into || process.env.I12_DOCS === '1') fs.writeFileSync(join(root, 'docs', 'benchmarks-issue12.md'), renderIssue12(res, file.slice(root.length + 1)));
   const brief = JSON.parse(JSON.stringify(res.results, (k, v) => (['runs', 'survivorsMbitByTimeAfterHangup', 'disrupted', 'trials'].includes(k) ? undefined : v)));
   console.log(JSON.stringify(brief, null, 1));
   console.log(`wrote ${file} (${res.durationS} s)`);
