@@ -59,6 +59,17 @@ function hostLoadLine(h) {
   return `Host load average (1 / 5 / 15 min) on 2 cores: ${la(h.start)} at the start, ${h.end ? la(h.end) : '–'} at the end (the VM alone makes about 2).`;
 }
 
+function bootLines(b) {
+  if (!b) return ['* Boot: not measured.'];
+  const each = (xs) => xs.map((x) => f2(x.allUpS)).join(', ');
+  const fails = (xs) => xs.reduce((a, x) => a + x.failedOrDownEvents, 0);
+  return [
+    `* ${b.dials} dials, ${b.trials} reboots each; seconds from netifd's first interface event to the last dial up (its \`ifup\` hotplug event), stamped on the router.`,
+    `* All at once (netifd's default, what setup configures): median ${f2(b.concurrentMedianS)} s (${each(b.concurrent)}); failed or dropped dial events: ${fails(b.concurrent)}.`,
+    `* One after another (dials 2..N \`auto 0\`, each brought up by a hotplug script once the one before is up): median ${f2(b.sequentialMedianS)} s (${each(b.sequential)}); failed or dropped dial events: ${fails(b.sequential)}.`,
+  ];
+}
+
 export function renderIssue12(res, file) {
   const r = res.results;
   const e = efficiencyRows(r.e);
@@ -99,6 +110,10 @@ ${flowsLine(r.flows)}
 ## Finding the ISP's session limit
 
 ${probeLines(r.probe).join('\n')}
+
+## Dials up at boot: all at once or one after another
+
+${bootLines(r.boot).join('\n')}
 `;
 }
 

@@ -2,7 +2,7 @@
 // drops, silent-dial detection with and without the dial monitor, and --dials auto against the
 // ISP's session limit. Numbers are printed and written to bench/results/issue12-<date>.json,
 // never asserted, and rendered to docs/benchmarks-issue12.md. Usage: npm run build && node bench/issue12.mjs
-//   I12_ONLY=e,flows,silence,baseline,probe   a subset (default: all, in that order)
+//   I12_ONLY=e,flows,silence,baseline,probe,boot   a subset (default: all, in that order)  I12_BOOT_TRIALS=3
 //   I12_MERGE_INTO=bench/results/issue12-<date>.json [I12_RERUN_WHY=…]   re-run I12_ONLY steps into a full run
 //   I12_RUNS=5 (iperf runs per point)  I12_TRIALS=20 (silence trials)  I12_BASELINE=5 (monitor-off trials,
 //   each watched for I12_BASELINE_LIMIT=30 s)
@@ -90,6 +90,57 @@ async function silence(health, trials, limitS) {
   return { monitor: health, trials, limitS, out, back, detected: seen.length, medianOut: median(out), p95Out: seen.length === trials ? p95(out) : null, medianBack: median(back), p95Back: p95(back) };
 }
 
+/**
+ * Boot: time from netifd's first interface event to every dial in the ECMP route, as netifd
+ * dials them (all at once, the default) and one after another (dials 2..N with auto 0, each
+ * ifup'ed by a hotplug script when the one before is up). Stamped by a hotplug script on the
+ * router's clock; the bench scripts are removed afterwards.
+ */
+const BOOT_STAMP = `#!/bin/sh
+read -r t _ </proc/uptime
+echo "$t $ACTION $INTERFACE" >>/tmp/bench-boot-stamps
+`;
+const seqScript = (n) => `#!/bin/sh
+[ "$ACTION" = ifup ] || exit 0
+case "$INTERFACE" in
+${Array.from({ length: n - 1 }, (_, i) => `${i === 0 ? 'wan' : `vwan${i + 1}`}) ifup vwan${i + 2} >/dev/null 2>&1 & ;;`).join('\n')}
+esac
+`;
+
+async function bootTrial(n) {
+  await lab.reboot();
+  await waitEcmp(n, 240);
+  const stamps = (await router('cat /tmp/bench-boot-stamps')).trim().split('\n').map((l) => l.split(' '));
+  const first = Math.min(...stamps.map((x) => Number(x[0])));
+  const dials = ['wan', ...Array.from({ length: n - 1 }, (_, i) => `vwan${i + 2}`)];
+  const upAt = dials.map((d) => Math.min(...stamps.filter((x) => x[1] === 'ifup' && x[2] === d).map((x) => Number(x[0]))));
+  const failed = stamps.filter((x) => x[1] === 'ifup-failed' || (x[1] === 'ifdown' && dials.includes(x[2]))).length;
+  return { allUpS: r3(Math.max(...upAt) - first), firstDialUpS: r3(Math.min(...upAt) - first), sinceBootS: r3(Math.max(...upAt)), failedOrDownEvents: failed };
+}
+
+async function boot(n = 4, trials = Number(process.env.I12_BOOT_TRIALS ?? 3)) {
+  await setupDials(n, ['--balance', 'hash', '--health', 'off']);
+  await router(`cat > /etc/hotplug.d/iface/00-bench-boot <<'EOF'\n${BOOT_STAMP}EOF`);
+  const out = { dials: n, trials, concurrent: [], sequential: [] };
+  try {
+    for (let i = 0; i < trials; i++) {
+      out.concurrent.push(await bootTrial(n));
+      log(`boot, dials at once, trial ${i + 1}: ${JSON.stringify(out.concurrent.at(-1))}`);
+    }
+    await router(`for i in $(seq 2 ${n}); do uci set network.vwan$i.auto=0; done; uci commit network
+cat > /etc/hotplug.d/iface/01-bench-seq <<'EOF'\n${seqScript(n)}EOF`);
+    for (let i = 0; i < trials; i++) {
+      out.sequential.push(await bootTrial(n));
+      log(`boot, one after another, trial ${i + 1}: ${JSON.stringify(out.sequential.at(-1))}`);
+    }
+  } finally {
+    await router(`rm -f /etc/hotplug.d/iface/00-bench-boot /etc/hotplug.d/iface/01-bench-seq /tmp/bench-boot-stamps
+for i in $(seq 2 ${n}); do uci -q delete network.vwan$i.auto; done; uci commit network`);
+  }
+  for (const k of ['concurrent', 'sequential']) out[`${k}MedianS`] = median(out[k].map((x) => x.allUpS));
+  return out;
+}
+
 async function probe() {
   await router(`${LABCTL} isp-limit 3 >/dev/null`);
   try {
@@ -122,7 +173,7 @@ async function main() {
   await checkNoWalledGarden();
   const cap = lab.info().rateMbit;
   if (typeof cap !== 'number') throw new Error('the lab must shape sessions (LAB_RATE numeric) to measure efficiency');
-  const only = process.env.I12_ONLY ? process.env.I12_ONLY.split(',') : ['e', 'flows', 'silence', 'baseline', 'probe'];
+  const only = process.env.I12_ONLY ? process.env.I12_ONLY.split(',') : ['e', 'flows', 'silence', 'baseline', 'probe', 'boot'];
   const git = (() => { try { return execFileSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim(); } catch { return null; } })();
   // the host's load while the VM measured: its two cores are the emulated router's CPU
   const res = { date: new Date().toISOString(), capMbitPerSession: cap, accel: lab.info().accel, git, hostLoad: { start: os.loadavg() }, results: {}, errors: [] };
@@ -136,6 +187,7 @@ async function main() {
     silence: () => silence(true, TRIALS, 15),
     baseline: () => silence(false, BASELINE, Number(process.env.I12_BASELINE_LIMIT ?? 30)),
     probe,
+    boot: () => boot(),
   };
   for (const name of only) {
     const ts = Date.now();
