@@ -112,10 +112,6 @@ _owrt_ecmp_reuse_state() {
 	. "$OWRT_ECMP_IFSTATE"
 }
 
-_owrt_ecmp_var() {
-	eval "printf '%s' \"\${$1:-}\""
-}
-
 # Lists of usable members, "dev:k:weight[:extra]" each.
 _owrt_ecmp_collect() {
 	UP4=""
@@ -125,17 +121,17 @@ _owrt_ecmp_collect() {
 		_rest=${_spec#*:}
 		_k=${_rest%%:*}
 		_w=${_rest#*:}
-		[ "$(_owrt_ecmp_var "U_$_k")" = 1 ] || continue
+		# one eval, no $(...): a fork per value adds up on a router with many dials
+		_up="" _gwi=""
+		eval "_up=\${U_$_k:-} _dev=\${D_$_k:-} _addr=\${A_$_k:-} _gw=\${G_$_k:-} _gwi=\${H_$_k:-}"
+		[ "$_up" = 1 ] || continue
 		case $_owrt_ecmp_sick in *" ${_spec%%:*} "*) continue ;; esac
-		_dev=$(_owrt_ecmp_var "D_$_k")
 		# netifd says up, but the ppp device must exist or the kernel refuses the nexthop
 		if [ -z "$_dev" ] || [ ! -d "/sys/class/net/$_dev" ]; then continue; fi
 		UP4="$UP4 $_dev:$_k:$_w"
-		_addr=$(_owrt_ecmp_var "A_$_k")
 		[ -n "$_addr" ] && RULES="$RULES $_dev:$_k:$_addr"
 		if [ "$OWRT_ECMP_IPV6" = ecmp ]; then
-			_gw=$(_owrt_ecmp_var "G_$_k")
-			[ -n "$_gw" ] || _gw=$(_owrt_ecmp_var "H_$_k")
+			[ -n "$_gw" ] || _gw=$_gwi
 			_gw=${_gw%% *}
 			[ -n "$_gw" ] && UP6="$UP6 $_dev:$_k:$_w:$_gw"
 		fi
