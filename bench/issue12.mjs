@@ -142,6 +142,8 @@ for i in $(seq 2 ${n}); do uci -q delete network.vwan$i.auto; done; uci commit n
 }
 
 async function probe() {
+  // from one dial: sessions set up before the limit stay (the ISP only refuses new ones)
+  await setupDials(1, ['--balance', 'hash', '--health', 'off']);
   await router(`${LABCTL} isp-limit 3 >/dev/null`);
   try {
     const p = await owrt(['probe-dials', '--json', '--max', '6']);
