@@ -2,7 +2,8 @@
 // drops, silent-dial detection with and without the dial monitor, and --dials auto against the
 // ISP's session limit. Numbers are printed and written to bench/results/issue12-<date>.json,
 // never asserted, and rendered to docs/benchmarks-issue12.md. Usage: npm run build && node bench/issue12.mjs
-//   I12_ONLY=e,flows,silence,baseline,probe   a subset (default: all, in that order)
+//   I12_ONLY=e,flows,silence,baseline,probe,boot   a subset (default: all, in that order)  I12_BOOT_TRIALS=3
+//   I12_MERGE_INTO=bench/results/issue12-<date>.json [I12_RERUN_WHY=…]   re-run I12_ONLY steps into a full run
 //   I12_RUNS=5 (iperf runs per point)  I12_TRIALS=20 (silence trials)  I12_BASELINE=5 (monitor-off trials,
 //   each watched for I12_BASELINE_LIMIT=30 s)
 import { execFileSync } from 'node:child_process';
@@ -89,7 +90,60 @@ async function silence(health, trials, limitS) {
   return { monitor: health, trials, limitS, out, back, detected: seen.length, medianOut: median(out), p95Out: seen.length === trials ? p95(out) : null, medianBack: median(back), p95Back: p95(back) };
 }
 
+/**
+ * Boot: time from netifd's first interface event to every dial in the ECMP route, as netifd
+ * dials them (all at once, the default) and one after another (dials 2..N with auto 0, each
+ * ifup'ed by a hotplug script when the one before is up). Stamped by a hotplug script on the
+ * router's clock; the bench scripts are removed afterwards.
+ */
+const BOOT_STAMP = `#!/bin/sh
+read -r t _ </proc/uptime
+echo "$t $ACTION $INTERFACE" >>/tmp/bench-boot-stamps
+`;
+const seqScript = (n) => `#!/bin/sh
+[ "$ACTION" = ifup ] || exit 0
+case "$INTERFACE" in
+${Array.from({ length: n - 1 }, (_, i) => `${i === 0 ? 'wan' : `vwan${i + 1}`}) ifup vwan${i + 2} >/dev/null 2>&1 & ;;`).join('\n')}
+esac
+`;
+
+async function bootTrial(n) {
+  await lab.reboot();
+  await waitEcmp(n, 240);
+  const stamps = (await router('cat /tmp/bench-boot-stamps')).trim().split('\n').map((l) => l.split(' '));
+  const first = Math.min(...stamps.map((x) => Number(x[0])));
+  const dials = ['wan', ...Array.from({ length: n - 1 }, (_, i) => `vwan${i + 2}`)];
+  const upAt = dials.map((d) => Math.min(...stamps.filter((x) => x[1] === 'ifup' && x[2] === d).map((x) => Number(x[0]))));
+  const failed = stamps.filter((x) => x[1] === 'ifup-failed' || (x[1] === 'ifdown' && dials.includes(x[2]))).length;
+  return { allUpS: r3(Math.max(...upAt) - first), firstDialUpS: r3(Math.min(...upAt) - first), sinceBootS: r3(Math.max(...upAt)), failedOrDownEvents: failed };
+}
+
+async function boot(n = 4, trials = Number(process.env.I12_BOOT_TRIALS ?? 3)) {
+  await setupDials(n, ['--balance', 'hash', '--health', 'off']);
+  await router(`cat > /etc/hotplug.d/iface/00-bench-boot <<'EOF'\n${BOOT_STAMP}EOF`);
+  const out = { dials: n, trials, concurrent: [], sequential: [] };
+  try {
+    for (let i = 0; i < trials; i++) {
+      out.concurrent.push(await bootTrial(n));
+      log(`boot, dials at once, trial ${i + 1}: ${JSON.stringify(out.concurrent.at(-1))}`);
+    }
+    await router(`for i in $(seq 2 ${n}); do uci set network.vwan$i.auto=0; done; uci commit network
+cat > /etc/hotplug.d/iface/01-bench-seq <<'EOF'\n${seqScript(n)}EOF`);
+    for (let i = 0; i < trials; i++) {
+      out.sequential.push(await bootTrial(n));
+      log(`boot, one after another, trial ${i + 1}: ${JSON.stringify(out.sequential.at(-1))}`);
+    }
+  } finally {
+    await router(`rm -f /etc/hotplug.d/iface/00-bench-boot /etc/hotplug.d/iface/01-bench-seq /tmp/bench-boot-stamps
+for i in $(seq 2 ${n}); do uci -q delete network.vwan$i.auto; done; uci commit network`);
+  }
+  for (const k of ['concurrent', 'sequential']) out[`${k}MedianS`] = median(out[k].map((x) => x.allUpS));
+  return out;
+}
+
 async function probe() {
+  // from one dial: sessions set up before the limit stay (the ISP only refuses new ones)
+  await setupDials(1, ['--balance', 'hash', '--health', 'off']);
   await router(`${LABCTL} isp-limit 3 >/dev/null`);
   try {
     const p = await owrt(['probe-dials', '--json', '--max', '6']);
@@ -121,7 +175,7 @@ async function main() {
   await checkNoWalledGarden();
   const cap = lab.info().rateMbit;
   if (typeof cap !== 'number') throw new Error('the lab must shape sessions (LAB_RATE numeric) to measure efficiency');
-  const only = process.env.I12_ONLY ? process.env.I12_ONLY.split(',') : ['e', 'flows', 'silence', 'baseline', 'probe'];
+  const only = process.env.I12_ONLY ? process.env.I12_ONLY.split(',') : ['e', 'flows', 'silence', 'baseline', 'probe', 'boot'];
   const git = (() => { try { return execFileSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim(); } catch { return null; } })();
   // the host's load while the VM measured: its two cores are the emulated router's CPU
   const res = { date: new Date().toISOString(), capMbitPerSession: cap, accel: lab.info().accel, git, hostLoad: { start: os.loadavg() }, results: {}, errors: [] };
@@ -135,6 +189,7 @@ async function main() {
     silence: () => silence(true, TRIALS, 15),
     baseline: () => silence(false, BASELINE, Number(process.env.I12_BASELINE_LIMIT ?? 30)),
     probe,
+    boot: () => boot(),
   };
   for (const name of only) {
     const ts = Date.now();
@@ -148,10 +203,24 @@ async function main() {
   }
   res.durationS = Math.round((Date.now() - t0) / 1000);
   res.hostLoad.end = os.loadavg();
-  const file = join(root, 'bench', 'results', `issue12-${res.date.slice(0, 10)}.json`);
+  let file = join(root, 'bench', 'results', `issue12-${res.date.slice(0, 10)}.json`);
+  const into = process.env.I12_MERGE_INTO;
+  if (into) {
+    // I12_ONLY=x I12_MERGE_INTO=<results.json> [I12_RERUN_WHY=…]: steps re-run into a full run's
+    // results; the replaced figures stay under `superseded`
+    file = join(root, into);
+    const full = JSON.parse(fs.readFileSync(file, 'utf8'));
+    for (const k of Object.keys(res.results)) {
+      if (k in full.results) (full.superseded ??= []).push({ step: k, replacedOn: res.date, why: process.env.I12_RERUN_WHY ?? null, result: full.results[k] });
+      full.results[k] = res.results[k];
+    }
+    full.errors = [...full.errors.filter((e) => !only.includes(e.step)), ...res.errors];
+    (full.reruns ??= []).push({ steps: only, date: res.date, git, durationS: res.durationS, hostLoad: res.hostLoad, why: process.env.I12_RERUN_WHY ?? null });
+    Object.assign(res, full);
+  }
   fs.writeFileSync(file, `${JSON.stringify(res, null, 1)}\n`);
   // a subset run (I12_ONLY) is development: it leaves the published report alone
-  if (!process.env.I12_ONLY || process.env.I12_DOCS === '1') fs.writeFileSync(join(root, 'docs', 'benchmarks-issue12.md'), renderIssue12(res, `bench/results/issue12-${res.date.slice(0, 10)}.json`));
+  if (!process.env.I12_ONLY || into || process.env.I12_DOCS === '1') fs.writeFileSync(join(root, 'docs', 'benchmarks-issue12.md'), renderIssue12(res, file.slice(root.length + 1)));
   const brief = JSON.parse(JSON.stringify(res.results, (k, v) => (['runs', 'survivorsMbitByTimeAfterHangup', 'disrupted', 'trials'].includes(k) ? undefined : v)));
   console.log(JSON.stringify(brief, null, 1));
   console.log(`wrote ${file} (${res.durationS} s)`);

@@ -210,7 +210,12 @@ _hm_tick() {
 	done
 	# the file first: the rebuild reads it
 	[ -n "$HM_CHANGED" ] && _hm_write
-	[ -n "$HM_ROUTES" ] && owrt_ecmp_rebuild "health:$HM_ROUTES"
+	# a health change reuses the library's last read of netifd; the first tick reads afresh
+	case $HM_ROUTES in
+	"") ;;
+	*" start"*) owrt_ecmp_rebuild "health:$HM_ROUTES" ;;
+	*) owrt_ecmp_rebuild "health:$HM_ROUTES" reuse ;;
+	esac
 	HM_CHANGED=""
 	HM_ROUTES=""
 	wait

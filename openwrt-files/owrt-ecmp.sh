@@ -20,6 +20,8 @@ OWRT_ECMP_STATE=${OWRT_ECMP_STATE:-/var/run/owrt-ecmp.state}
 # (MAX_ARG_STRLEN) and 64 dials with their _6 interfaces exceed it
 OWRT_ECMP_DUMP=${OWRT_ECMP_DUMP:-/var/run/owrt-ecmp.dump}
 OWRT_ECMP_BUCKETS=128
+# netifd's side as the last full read saw it (see _owrt_ecmp_reuse_state)
+OWRT_ECMP_IFSTATE=${OWRT_ECMP_IFSTATE:-/var/run/owrt-ecmp.ifstate}
 
 # policy rules and connection pinning live in their own file, beside this one
 OWRT_ECMP_LIBDIR=${OWRT_ECMP_LIBDIR:-/usr/lib/owrt-ecmp}
@@ -70,10 +72,44 @@ _owrt_ecmp_read_state() {
 	[ $# -gt 0 ] || return 0
 	eval "$(jsonfilter -q -i "$OWRT_ECMP_DUMP" "$@")"
 	rm -f "$OWRT_ECMP_DUMP"
+	_owrt_ecmp_save_state
 }
 
-_owrt_ecmp_var() {
-	eval "printf '%s' \"\${$1:-}\""
+# What a read found, for _owrt_ecmp_reuse_state. Written and read under the lock only,
+# so no rename is needed; no fork per value (eval, not $(...)).
+_owrt_ecmp_save_state() {
+	{
+		echo "# $OWRT_ECMP_IPV6 $OWRT_ECMP_DIALS"
+		for _spec in $OWRT_ECMP_DIALS; do
+			_k=${_spec#*:}
+			_k=${_k%%:*}
+			for _v in U D A G H; do
+				eval "_x=\${${_v}_$_k:-}"
+				# names, addresses and flags from netifd; anything else is not written
+				case $_x in *[!0-9A-Za-z.:_-]*) continue ;; esac
+				if [ -n "$_x" ]; then echo "${_v}_$_k='$_x'"; fi
+			done
+		done
+	} >"$OWRT_ECMP_IFSTATE" 2>/dev/null || rm -f "$OWRT_ECMP_IFSTATE" # (a full disk)
+}
+
+# The dial monitor's rebuilds change only which dials are healthy. Whatever netifd changed
+# since the last full read has queued a hotplug event, and that event reads ubus again
+# (after this rebuild: the lock), so reusing the last read is as right as that read was,
+# and spares a ubus dump and a jsonfilter run per health change. A device that vanished
+# meanwhile is still skipped (_owrt_ecmp_collect checks /sys). Fails (full read then) when
+# there is no earlier read for these settings or the last rebuild failed.
+_owrt_ecmp_reuse_state() {
+	[ -f "$OWRT_ECMP_STATE" ] && [ -f "$OWRT_ECMP_IFSTATE" ] || return 1
+	read -r _line <"$OWRT_ECMP_IFSTATE"
+	[ "$_line" = "# $OWRT_ECMP_IPV6 $OWRT_ECMP_DIALS" ] || return 1
+	for _spec in $OWRT_ECMP_DIALS; do
+		_k=${_spec#*:}
+		_k=${_k%%:*}
+		unset "U_$_k" "D_$_k" "A_$_k" "G_$_k" "H_$_k"
+	done
+	# shellcheck source=/dev/null
+	. "$OWRT_ECMP_IFSTATE"
 }
 
 # Lists of usable members, "dev:k:weight[:extra]" each.
@@ -85,17 +121,17 @@ _owrt_ecmp_collect() {
 		_rest=${_spec#*:}
 		_k=${_rest%%:*}
 		_w=${_rest#*:}
-		[ "$(_owrt_ecmp_var "U_$_k")" = 1 ] || continue
+		# one eval, no $(...): a fork per value adds up on a router with many dials
+		_up="" _gwi=""
+		eval "_up=\${U_$_k:-} _dev=\${D_$_k:-} _addr=\${A_$_k:-} _gw=\${G_$_k:-} _gwi=\${H_$_k:-}"
+		[ "$_up" = 1 ] || continue
 		case $_owrt_ecmp_sick in *" ${_spec%%:*} "*) continue ;; esac
-		_dev=$(_owrt_ecmp_var "D_$_k")
 		# netifd says up, but the ppp device must exist or the kernel refuses the nexthop
 		if [ -z "$_dev" ] || [ ! -d "/sys/class/net/$_dev" ]; then continue; fi
 		UP4="$UP4 $_dev:$_k:$_w"
-		_addr=$(_owrt_ecmp_var "A_$_k")
 		[ -n "$_addr" ] && RULES="$RULES $_dev:$_k:$_addr"
 		if [ "$OWRT_ECMP_IPV6" = ecmp ]; then
-			_gw=$(_owrt_ecmp_var "G_$_k")
-			[ -n "$_gw" ] || _gw=$(_owrt_ecmp_var "H_$_k")
+			[ -n "$_gw" ] || _gw=$_gwi
 			_gw=${_gw%% *}
 			[ -n "$_gw" ] && UP6="$UP6 $_dev:$_k:$_w:$_gw"
 		fi
@@ -234,11 +270,12 @@ _owrt_ecmp_kernel_ok() {
 	_owrt_ecmp_policy_ok
 }
 
-# Rebuild routes and rules; $1 says why (for the log).
+# Rebuild routes and rules; $1 says why (for the log); $2 = reuse: the dial monitor's
+# health change, netifd's state as last read (_owrt_ecmp_reuse_state).
 owrt_ecmp_rebuild() {
 	_why=$1
 	lock "$OWRT_ECMP_LOCK"
-	_owrt_ecmp_read_state
+	if [ "${2:-}" != reuse ] || ! _owrt_ecmp_reuse_state; then _owrt_ecmp_read_state; fi
 	_owrt_ecmp_collect_healthy
 	_kind=$(_owrt_ecmp_ip_kind)
 	_sig="$_kind|$OWRT_ECMP_ROUTE_MODE|$OWRT_ECMP_METRIC|4:$UP4|6:$UP6|r:$RULES|b:${OWRT_ECMP_BALANCE:-hash}"
@@ -307,6 +344,6 @@ owrt_ecmp_flush() {
 	fi
 	_owrt_ecmp_rules_clear
 	_owrt_ecmp_have_nft && nft delete table inet "$OWRT_ECMP_NFT_TABLE" 2>/dev/null
-	rm -f "$OWRT_ECMP_STATE"
+	rm -f "$OWRT_ECMP_STATE" "$OWRT_ECMP_IFSTATE"
 	lock -u "$OWRT_ECMP_LOCK"
 }

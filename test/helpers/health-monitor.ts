@@ -118,6 +118,7 @@ export class MonitorHarness extends LibHarness {
       PATH: `${this.dir}/bin:${process.env.PATH}`,
       OWRT_ECMP_GLUE: glue,
       OWRT_ECMP_STATE: `${this.dir}/state`,
+      OWRT_ECMP_IFSTATE: `${this.dir}/ifstate`,
       OWRT_ECMP_LOCK: `${this.dir}/lock`,
       OWRT_ECMP_DUMP: `${this.dir}/ubus.dump`,
       // the library sources its pinning half from here (on the router: /usr/lib/owrt-ecmp)

@@ -121,7 +121,7 @@ export class LibHarness {
   runLib(fn: string, e: LibEnv = {}): void {
     const bin = e.busyboxIp ? `${this.dir}/bin-bb:${this.dir}/bin` : `${this.dir}/bin`;
     const script = [
-      `export PATH=${bin}:$PATH OWRT_ECMP_STATE=${this.dir}/state OWRT_ECMP_LOCK=${this.dir}/lock OWRT_ECMP_DUMP=${this.dir}/ubus.dump OWRT_ECMP_LIBDIR=${openwrtFilesDir}`,
+      `export PATH=${bin}:$PATH OWRT_ECMP_STATE=${this.dir}/state OWRT_ECMP_IFSTATE=${this.dir}/ifstate OWRT_ECMP_LOCK=${this.dir}/lock OWRT_ECMP_DUMP=${this.dir}/ubus.dump OWRT_ECMP_LIBDIR=${openwrtFilesDir}`,
       `export OWRT_ECMP_DIALS='${e.dials ?? 'wan:1:2 vwan2:2:1 vwan3:3:1'}' OWRT_ECMP_METRIC=10`,
       `export OWRT_ECMP_IPV6=${e.ipv6 ?? 'single'} OWRT_ECMP_ROUTE_MODE=${e.mode ?? 'multipath'} OWRT_ECMP_BASE=3000`,
       `. ${join(openwrtFilesDir, 'owrt-ecmp.sh')}`,

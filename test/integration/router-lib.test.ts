@@ -3,7 +3,7 @@
  * veth devices named like netifd's PPP devices, a ubus that answers from a JSON file,
  * and the lab's jsonfilter. Runs under BusyBox ash, like OpenWrt.
  */
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { canRunNetns, devsOf as devs, type FakeDial, LibHarness } from '../helpers/router-lib.js';
 
@@ -37,6 +37,7 @@ describe.skipIf(!canRunNetns)('router library on real kernel routes', () => {
     for (const fam of ['-4', '-6']) sh(`ip ${fam} rule flush; ip ${fam} rule add pref 32766 lookup main; ip ${fam} rule add pref 32767 lookup default`);
     for (const d of DIALS) addDev(d);
     rmSync(`${dir}/state`, { force: true });
+    rmSync(`${dir}/ifstate`, { force: true });
     writeFileSync(logFile, '');
     writeDump(DIALS);
   });
@@ -53,6 +54,28 @@ describe.skipIf(!canRunNetns)('router library on real kernel routes', () => {
     runLib('owrt_ecmp_rebuild ifdown');
     expect(devs(defaultRoute('-4'))).toEqual(['pppoe-vwan3', 'pppoe-wan']);
     expect(readFileSync(logFile, 'utf8')).toMatch(/rebuilt \(ifdown\): ipv4 2 nexthop/);
+  });
+
+  it("the dial monitor's rebuild (reuse) takes netifd's state from the last read; any other reads ubus", () => {
+    const health = `${dir}/health`;
+    const withHealth = (call: string) => `OWRT_ECMP_HEALTH=${health}; ${call}`;
+    runLib('owrt_ecmp_rebuild test');
+    expect(devs(defaultRoute('-4'))).toEqual(['pppoe-vwan2', 'pppoe-vwan3', 'pppoe-wan']);
+    // ubus now says vwan3 is down (its ifdown event not handled yet); the monitor marks vwan2 silent
+    writeDump([DIALS[0]!, DIALS[1]!, { ...DIALS[2]!, up: false }]);
+    writeFileSync(health, 'monitor 1 - peer\nwan healthy - - -\nvwan2 unhealthy - - -\nvwan3 healthy - - -\n');
+    runLib(withHealth('owrt_ecmp_rebuild "health: vwan2" reuse'));
+    expect(devs(defaultRoute('-4'))).toEqual(['pppoe-vwan3', 'pppoe-wan']);
+    // vwan3's queued ifdown event then reads ubus again
+    runLib(withHealth('owrt_ecmp_rebuild "ifdown vwan3"'));
+    expect(devs(defaultRoute('-4'))).toEqual(['pppoe-wan']);
+    // other dial settings than the last read's: reuse falls back to a full read
+    writeDump(DIALS);
+    runLib(withHealth('owrt_ecmp_rebuild "health: vwan2" reuse'), { dials: 'wan:1:2 vwan3:3:1' });
+    expect(devs(defaultRoute('-4'))).toEqual(['pppoe-vwan3', 'pppoe-wan']);
+    // flush leaves no read behind
+    runLib('owrt_ecmp_flush');
+    expect(existsSync(`${dir}/ifstate`)).toBe(false);
   });
 
   it('source rules send replies from a dial address back out through that dial', () => {
