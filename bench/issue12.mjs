@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { lab, lanUp, median, owrt, p95, pppBytes, root, router, setupDials, sleep, waitEcmp } from './lib.mjs';
+import { eventually, lab, lanUp, median, owrt, p95, pppBytes, root, router, setupDials, sleep, waitEcmp } from './lib.mjs';
 import { flowStability } from './scenarios.mjs';
 import { renderIssue12 } from './issue12-report.mjs';
 
@@ -109,10 +109,16 @@ esac
 
 async function bootTrial(n) {
   await lab.reboot();
-  await waitEcmp(n, 240);
-  const stamps = (await router('cat /tmp/bench-boot-stamps')).trim().split('\n').map((l) => l.split(' '));
-  const first = Math.min(...stamps.map((x) => Number(x[0])));
   const dials = ['wan', ...Array.from({ length: n - 1 }, (_, i) => `vwan${i + 2}`)];
+  // every dial's ifup event stamped (the route may hold them all before the last event runs:
+  // a rebuild reads every dial that is up in ubus)
+  let stamps = [];
+  await eventually('an ifup event of every dial', async () => {
+    stamps = (await router('cat /tmp/bench-boot-stamps 2>/dev/null; true')).trim().split('\n').map((l) => l.split(' '));
+    return dials.every((d) => stamps.some((x) => x[1] === 'ifup' && x[2] === d));
+  }, 240, 1000);
+  await waitEcmp(n, 60);
+  const first = Math.min(...stamps.map((x) => Number(x[0])));
   const upAt = dials.map((d) => Math.min(...stamps.filter((x) => x[1] === 'ifup' && x[2] === d).map((x) => Number(x[0]))));
   const failed = stamps.filter((x) => x[1] === 'ifup-failed' || (x[1] === 'ifdown' && dials.includes(x[2]))).length;
   return { allUpS: r3(Math.max(...upAt) - first), firstDialUpS: r3(Math.min(...upAt) - first), sinceBootS: r3(Math.max(...upAt)), failedOrDownEvents: failed };
