@@ -74,11 +74,12 @@ describe.skipIf(!issue12Enabled)('dial health on the lab router', () => {
     const fmt = (xs: number[]) => `${xs.map((x) => x.toFixed(2)).join(' ')} (median ${pct(xs, 50).toFixed(2)}, p95 ${pct(xs, 95).toFixed(2)})`;
     console.log(`lab silence → out of ECMP (s): ${fmt(out)}`);
     console.log(`lab silence off → back (s): ${fmt(back)}`);
-    expect(pct(out, 50)).toBeLessThanOrEqual(3);
     // same ISP sessions (same server pppd) before and after: nothing hung up or redialled
     expect((await sessions()).map((x) => `${x.ip}/${x.pid}`).sort()).toEqual(before.map((x) => `${x.ip}/${x.pid}`).sort());
     // the monitor logs each ifup/ifdown it makes ("monitor: dial X ... ifup/ifdown")
     expect(await router("logread | grep -E -c 'owrt-ecmp.*monitor: .*(ifup|ifdown)' || true")).toMatch(/^0\s*$/);
+    // the issue's bound, last: the invariants above hold whatever the timing
+    expect(pct(out, 50)).toBeLessThanOrEqual(3);
   }, 600_000);
 
   it('refused: the ISP refuses a redial → ifdown and backoff for that dial only; back when the ISP allows it', async () => {
