@@ -114,7 +114,7 @@ async function bootTrial(n) {
   // a rebuild reads every dial that is up in ubus)
   let stamps = [];
   await eventually('an ifup event of every dial', async () => {
-    stamps = (await router('cat /tmp/bench-boot-stamps 2>/dev/null; true')).trim().split('\n').map((l) => l.split(' '));
+    stamps = (await router('cat /tmp/bench-boot-stamps 2>/dev/null; true')).split('\n').filter((l) => /^\d+(\.\d+)? \S+ \S+$/.test(l)).map((l) => l.split(' '));
     return dials.every((d) => stamps.some((x) => x[1] === 'ifup' && x[2] === d));
   }, 240, 1000);
   await waitEcmp(n, 60);
