@@ -63,49 +63,23 @@ _hm_epoch() {
 }
 
 # One ubus dump, one jsonfilter: MU_k up, MP_k pending, MS_k autostart, MD_k device,
-# MT_k PPP peer, ME_k error codes. Run in the background (_hm_start_read): on a router they
-# take milliseconds, but on a loaded one (or the TCG lab) seconds, and the tick must stay at
-# one second for the silence check. A later tick takes the values (_hm_take_read).
-_hm_start_read() {
-	[ -n "$HM_READER" ] && kill -0 "$HM_READER" 2>/dev/null && return 0
+# MT_k PPP peer, ME_k error codes.
+_hm_read_ubus() {
+	ubus call network.interface dump >"$HM_DUMP" 2>/dev/null
+	[ -s "$HM_DUMP" ] || echo '{"interface":[]}' >"$HM_DUMP"
 	set --
 	for _spec in $OWRT_ECMP_DIALS; do
 		_if=${_spec%%:*}
 		_k=${_spec#*:}
 		_k=${_k%%:*}
+		unset "MU_$_k" "MP_$_k" "MS_$_k" "MD_$_k" "MT_$_k" "ME_$_k"
 		_s="@.interface[@.interface='$_if']"
 		set -- "$@" -e "MU_$_k=$_s.up" -e "MP_$_k=$_s.pending" -e "MS_$_k=$_s.autostart" \
 			-e "MD_$_k=$_s.l3_device" -e "MT_$_k=${_s}['ipv4-address'][0].ptpaddress" -e "ME_$_k=$_s.errors[*].code"
 	done
-	(
-		ubus call network.interface dump >"$HM_DUMP" 2>/dev/null
-		[ -s "$HM_DUMP" ] || echo '{"interface":[]}' >"$HM_DUMP"
-		{ [ $# -gt 0 ] && jsonfilter -q -i "$HM_DUMP" "$@"; } >"$HM_DUMP.vars.tmp"
-		rm -f "$HM_DUMP"
-		mv -f "$HM_DUMP.vars.tmp" "$HM_DUMP.vars"
-	) &
-	HM_READER=$!
+	[ $# -gt 0 ] && eval "$(jsonfilter -q -i "$HM_DUMP" "$@")"
+	rm -f "$HM_DUMP"
 	HM_LAST_DUMP=$HM_NOW
-}
-
-# The values of a finished read, if one arrived since the last tick (sourced: no fork).
-_hm_take_read() {
-	[ -f "$HM_DUMP.vars" ] || return 0
-	for _spec in $OWRT_ECMP_DIALS; do
-		_k=${_spec#*:}
-		_k=${_k%%:*}
-		unset "MU_$_k" "MP_$_k" "MS_$_k" "MD_$_k" "MT_$_k" "ME_$_k"
-	done
-	# shellcheck source=/dev/null
-	. "$HM_DUMP.vars"
-	rm -f "$HM_DUMP.vars"
-}
-
-# A read now (the first tick: no dial may look down for want of one).
-_hm_read_now() {
-	_hm_start_read
-	wait "$HM_READER"
-	_hm_take_read
 }
 
 # The run-time file the library reads (_owrt_ecmp_collect_healthy): a monitor line, then
@@ -216,10 +190,8 @@ _hm_check_dead() {
 _hm_tick() {
 	_hm_now
 	sleep 1 &
-	_hm_sleep=$!
 	# (a tick lasts a little over 1 s: 20 cs of slack keep "every 1 s" at every tick)
-	if [ -z "$HM_LAST_DUMP" ] || [ $((HM_NOW - HM_LAST_DUMP)) -ge $((HM_DUMP_EVERY * 100 - 20)) ]; then _hm_start_read; fi
-	_hm_take_read
+	if [ -z "$HM_LAST_DUMP" ] || [ $((HM_NOW - HM_LAST_DUMP)) -ge $((HM_DUMP_EVERY * 100 - 20)) ]; then _hm_read_ubus; fi
 	HM_ANY_UP=0
 	for _spec in $OWRT_ECMP_DIALS; do
 		_k=${_spec#*:}
@@ -246,14 +218,12 @@ _hm_tick() {
 	esac
 	HM_CHANGED=""
 	HM_ROUTES=""
-	# the tick's sleep only: probes and a read still running carry over to the next tick
-	wait "$_hm_sleep"
+	wait
 }
 
 # Stopped (procd sends TERM): every dial back into the set, nothing left behind.
 _hm_stop() {
-	[ -n "$HM_READER" ] && kill "$HM_READER" 2>/dev/null
-	rm -f "$OWRT_ECMP_HEALTH" "$OWRT_ECMP_HEALTH.tmp" "$HM_DUMP" "$HM_DUMP.vars" "$HM_DUMP.vars.tmp"
+	rm -f "$OWRT_ECMP_HEALTH" "$OWRT_ECMP_HEALTH.tmp" "$HM_DUMP"
 	owrt_ecmp_rebuild "health monitor stopped"
 	owrt_ecmp_log notice "monitor: stopped"
 	exit 0
@@ -271,9 +241,6 @@ owrt_ecmp_health_main() {
 	HM_START=$HM_NOW
 	HM_BOOT=$(($(date +%s) - HM_NOW / 100))
 	HM_LAST_DUMP=""
-	HM_READER=""
-	rm -f "$HM_DUMP.vars"
-	_hm_read_now
 	# a monitor that died left its marks: the first tick rewrites them and rebuilds
 	HM_CHANGED=1
 	HM_ROUTES=" start"

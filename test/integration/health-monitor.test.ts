@@ -4,7 +4,6 @@
  * Silence is an nft drop on the ISP's end; detection is measured from that moment to the
  * dial leaving the ECMP route, polled every 50 ms.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { canRunNetns } from '../helpers/router-lib.js';
 import { median, type MonDial, MonitorHarness, waitFor } from '../helpers/health-monitor.js';
@@ -63,30 +62,6 @@ describe.skipIf(!canRunNetns)('dial monitor (health.sh) on real routes', () => {
     expect(log).toMatch(/dial vwan2 \(pppoe-vwan2\) is silent/);
     expect(log).toMatch(/dial vwan2 \(pppoe-vwan2\) passes traffic again/);
   }, 90_000);
-
-  it('a slow ubus (2.5 s a dump, as on a loaded router or the TCG lab) does not slow the silence check', async () => {
-    const ubus = `${h.dir}/bin/ubus`;
-    const fast = readFileSync(ubus, 'utf8');
-    writeFileSync(ubus, fast.replace('#!/bin/sh\n', '#!/bin/sh\nsleep 2.5\n'));
-    try {
-      h.start(DIALS, { OWRT_ECMP_HEALTH_DUMP_EVERY: '2' });
-      await waitFor('all dials healthy in the route', () => h.ecmpDevs().join() === ALL.join() && h.healthLines().get('vwan2')?.[0] === 'healthy', 20_000);
-      await new Promise((r) => setTimeout(r, 2500));
-      const out: number[] = [];
-      for (let trial = 0; trial < 3; trial++) {
-        h.silence(2, true);
-        out.push(await waitFor('vwan2 out of the route', () => !h.ecmpDevs().includes('pppoe-vwan2'), 10_000));
-        h.silence(2, false);
-        await waitFor('vwan2 back in the route', () => h.ecmpDevs().join() === ALL.join(), 10_000);
-        await new Promise((r) => setTimeout(r, 1500 + trial * 370));
-      }
-      console.log(`slow ubus: silence → out of ECMP (s): ${out.map((x) => x.toFixed(2)).join(' ')}; median ${median(out).toFixed(2)}`);
-      // a tick that waited for the read took 3.5 s and two quiet looks 5-7 s; the rebuild reuses the last read
-      expect(median(out)).toBeLessThanOrEqual(3);
-    } finally {
-      writeFileSync(ubus, fast);
-    }
-  }, 120_000);
 
   it('passive: a dial that receives traffic is not probed; every up dial silent keeps them all in the route', async () => {
     // the ISP side sends to wan's address 5 times a second: rx grows without probes
