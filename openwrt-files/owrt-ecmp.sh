@@ -85,6 +85,8 @@ _owrt_ecmp_save_state() {
 			_k=${_k%%:*}
 			for _v in U D A G H; do
 				eval "_x=\${${_v}_$_k:-}"
+				# jsonfilter lists several IPv6 nexthops space-separated; collect takes the first
+				_x=${_x%% *}
 				# names, addresses and flags from netifd; anything else is not written
 				case $_x in *[!0-9A-Za-z.:_-]*) continue ;; esac
 				if [ -n "$_x" ]; then echo "${_v}_$_k='$_x'"; fi
