@@ -61,16 +61,9 @@ async function efficiency(cap) {
   return out;
 }
 
-/** Seconds from a fault (run on the router) until dev is absent from / present in the ECMP route, polled every 0.1 s on the router. */
+/** Seconds from a fault (run on the router) until dev is absent from / present in the ECMP route, on the router's clock. */
 async function timed(fault, dev, present, limitS) {
-  // BusyBox ash takes no "!" inside a pipeline: the loop ends on grep's status instead
-  const until = present ? '&& break' : '|| break';
-  const out = await router(`t0=$(cut -d' ' -f1 /proc/uptime); ${fault} >/dev/null || exit 1
-i=0; while [ $i -lt ${limitS * 10} ]; do
-  ip -4 route show default table 3000 metric 10 | tr '\\n' ' ' | sed 's/$/ /' | grep -q ' dev ${dev} ' ${until}
-  sleep 0.1; i=$((i + 1)); done
-[ $i -lt ${limitS * 10} ] || { echo never; exit 0; }
-awk -v a="$t0" -v b="$(cut -d' ' -f1 /proc/uptime)" 'BEGIN { printf "%.2f\\n", b - a }'`, { timeoutMs: (limitS + 60) * 1000 });
+  const out = await router(lab.routeChangeScript(fault, dev, present, limitS), { timeoutMs: (limitS + 60) * 1000 });
   return out.trim() === 'never' ? null : Number(out);
 }
 

@@ -1,22 +1,26 @@
 #!/bin/sh
 # owrt-ecmp dial monitor, installed as /usr/lib/owrt-ecmp/health.sh and run by procd
-# (/etc/init.d/owrt-ecmp, respawned). Once a second, for every managed dial:
+# (/etc/init.d/owrt-ecmp, respawned). Every half second (every second where BusyBox
+# sleep takes no fractions), for every managed dial:
 #
-# * up: healthy while its ppp device receives bytes (/sys rx_bytes grows). A dial that
-#   received nothing since the last look is probed once through its own device (ping
-#   -I dev; the answer itself is received traffic). Two looks in a row without a byte
-#   (2-3 s after the traffic stopped) make it unhealthy: it is written to the run-time
-#   file the library's rebuild honours (out of the ECMP set and the pin map; the PPP
-#   session is left alone). Two looks in a row with traffic put it back.
+# * up: healthy while its ppp device receives bytes (/sys rx_bytes grows). A look that
+#   finds nothing received since the last one sends one probe through the dial's own
+#   device (ping -I dev; the answer itself is received traffic), at most one every 0.9 s.
+#   A probe unanswered for 0.9 s with nothing else received meanwhile (so nothing for
+#   1.4 s or more) makes the dial unhealthy: it is written to the run-time file the
+#   library's rebuild honours (out of the ECMP set and the pin map; the PPP session is
+#   left alone). Two looks with traffic and no unanswered probe between put it back.
 # * refused by the ISP (ubus error AUTH_TOPEER_FAILED): ifdown, so netifd stops retrying
 #   every few seconds on the shared account, and ifup again after 10 s, 20 s, 40 s ... 600 s.
 # * down (not connecting) for longer than a bound (20 s) while another dial is up: ifup for
 #   that dial only; while it stays down, again after 40 s, 80 s ... at most 600 s. A dial an
 #   admin took down (netifd's autostart off) is left down.
 #
-# Healthy and up dials are never ifup'ed or ifdown'ed. Cost per second: reads from /sys,
-# one sleep, a ping per dial that was quiet; one ubus dump + jsonfilter every
-# OWRT_ECMP_HEALTH_DUMP_EVERY seconds (and whenever a known ppp device vanished).
+# Healthy and up dials are never ifup'ed or ifdown'ed. Cost per look: reads from /sys,
+# one sleep, a ping per quiet dial. netifd is read (one ubus dump + jsonfilter) every
+# OWRT_ECMP_HEALTH_DUMP_EVERY seconds while a dial is not up, at once when a known ppp
+# device vanished or was made anew, and every OWRT_ECMP_HEALTH_DUMP_IDLE seconds
+# otherwise: while every dial is up, netifd has nothing the looks need.
 #
 # Settings come from the hotplug glue (OWRT_ECMP_DIALS ...; it also sources the
 # library) and from UCI: owrt_ecmp.main.health_target = IPv4 address probed through
@@ -28,14 +32,18 @@ HM_DOWN_BOUND=${OWRT_ECMP_HEALTH_DOWN:-20}
 HM_BACKOFF_MIN=${OWRT_ECMP_HEALTH_BACKOFF:-10}
 HM_BACKOFF_MAX=${OWRT_ECMP_HEALTH_BACKOFF_MAX:-600}
 HM_DUMP_EVERY=${OWRT_ECMP_HEALTH_DUMP_EVERY:-2}
+HM_DUMP_IDLE=${OWRT_ECMP_HEALTH_DUMP_IDLE:-30}
+# a probe unanswered this long (centiseconds) with nothing received: silent
+HM_PROBE_WAIT=${OWRT_ECMP_HEALTH_PROBE_WAIT:-90}
 HM_TICKS=${OWRT_ECMP_HEALTH_TICKS:-0}
 HM_REFUSED_CODES=${OWRT_ECMP_HEALTH_REFUSED_CODES:-AUTH_TOPEER_FAILED}
 
 # Per-dial state lives in <NAME>_<k> variables; a check loads dial k's into fixed names
-# (_HS state, _HT since, _RX rx_bytes, _BAD/_OK looks in a row, _BO backoff s, _RU retry
-# at, _RR reason, _DN down since; from ubus _MU _MP _MS _MD _MT _ME) and saves them back:
-# one eval each way instead of a forked $(...) per variable.
-HM_FIELDS="HS HT RX BAD OK BO RU RR DN"
+# (_HS state, _HT since, _RX rx_bytes, _IX ifindex, _PS oldest unanswered probe, _PL last
+# probe, _OK looks with traffic, _BO backoff s, _RU retry at, _RR reason, _DN down since;
+# from ubus _MU _MP _MS _MD _MT _ME) and saves them back: one eval each way instead of a
+# forked $(...) per variable.
+HM_FIELDS="HS HT RX IX PS PL OK BO RU RR DN"
 HM_UBUS="MU MP MS MD MT ME"
 
 _hm_load() {
@@ -57,9 +65,9 @@ _hm_now() {
 	HM_NOW=$((${_hm_up%%.*} * 100 + 1${_hm_up#*.} - 100))
 }
 
-# centiseconds since boot → Unix time ("-" for none)
+# centiseconds since boot → Unix time in HM_EP ("-" for none), without a subshell
 _hm_epoch() {
-	if [ -n "$1" ]; then echo $((HM_BOOT + $1 / 100)); else echo -; fi
+	if [ -n "$1" ]; then HM_EP=$((HM_BOOT + $1 / 100)); else HM_EP=-; fi
 }
 
 # One ubus dump, one jsonfilter: MU_k up, MP_k pending, MS_k autostart, MD_k device,
@@ -87,11 +95,15 @@ _hm_read_ubus() {
 # renamed, so a reader never sees half of it.
 _hm_write() {
 	{
-		echo "monitor $$ $(_hm_epoch "$HM_START") ${OWRT_ECMP_HEALTH_TARGET:-peer}"
+		_hm_epoch "$HM_START"
+		echo "monitor $$ $HM_EP ${OWRT_ECMP_HEALTH_TARGET:-peer}"
 		for _spec in $OWRT_ECMP_DIALS; do
 			_k=${_spec#*:}
 			_hm_load "${_k%%:*}"
-			echo "${_spec%%:*} ${_HS:-unknown} $(_hm_epoch "$_HT") $(_hm_epoch "$_RU") ${_RR:--}"
+			_hm_epoch "$_HT"
+			_l="${_spec%%:*} ${_HS:-unknown} $HM_EP"
+			_hm_epoch "$_RU"
+			echo "$_l $HM_EP ${_RR:--}"
 		done
 	} >"$OWRT_ECMP_HEALTH.tmp" && mv -f "$OWRT_ECMP_HEALTH.tmp" "$OWRT_ECMP_HEALTH"
 }
@@ -107,31 +119,42 @@ _hm_state() {
 }
 
 # An up dial: $1 iface, $2 device. Passive first (bytes received since the last
-# look); a quiet dial gets one probe whose answer shows up as bytes next time.
+# look); a quiet dial gets a probe whose answer shows up as bytes at a later look.
 _hm_check_up() {
 	_rx=""
-	read -r _rx <"/sys/class/net/$2/statistics/rx_bytes" 2>/dev/null
-	[ -n "$_rx" ] || { HM_LAST_DUMP=""; return 0; } # device gone: look at ubus next tick
+	_ix=""
+	# (2> first: a redirection that fails reports on the stderr set before it)
+	read -r _rx 2>/dev/null <"/sys/class/net/$2/statistics/rx_bytes"
+	read -r _ix 2>/dev/null <"/sys/class/net/$2/ifindex"
+	# device gone, or made anew (a redial between two looks): read netifd next look
+	[ -n "$_rx" ] && [ "$_ix" = "${_IX:-$_ix}" ] || HM_LAST_DUMP=""
+	_IX=$_ix
+	[ -n "$_rx" ] || return 0
 	_last=$_RX
 	_RX=$_rx
 	_DN="" _BO="" _RU="" _RR=""
 	case $_HS in healthy | unhealthy) ;; *) _hm_state healthy "dial $1 ($2) is up" ;; esac
-	if [ -n "$_last" ] && [ "$_rx" = "$_last" ]; then
-		_OK=0
-		_BAD=$((${_BAD:-0} + 1))
-		[ "$_BAD" -ge 2 ] && _hm_state unhealthy \
-			"dial $1 ($2) is silent: nothing received for 2 s and no probe answered; out of the ECMP set (the PPP session stays)" &&
-			HM_ROUTES="$HM_ROUTES $1"
-	else
-		_BAD=0
-		_OK=$((${_OK:-0} + 1))
+	if [ -n "$_last" ] && [ "$_rx" != "$_last" ]; then
+		_PS=""
+		[ "${_OK:-0}" -ge 2 ] || _OK=$((${_OK:-0} + 1))
 		[ "$_OK" -ge 2 ] && [ "$_HS" = unhealthy ] &&
 			_hm_state healthy "dial $1 ($2) passes traffic again; back in the ECMP set" &&
 			HM_ROUTES="$HM_ROUTES $1"
-		[ "$_HS" = healthy ] && return 0
+		return 0
 	fi
+	if [ -n "$_PS" ] && [ $((HM_NOW - _PS)) -ge "$HM_PROBE_WAIT" ]; then
+		_OK=0
+		[ "$_HS" = healthy ] && _hm_state unhealthy \
+			"dial $1 ($2) is silent: nothing received and a probe unanswered for $HM_PROBE_WAIT0 s; out of the ECMP set (the PPP session stays)" &&
+			HM_ROUTES="$HM_ROUTES $1"
+	fi
+	[ -z "$_PL" ] || [ $((HM_NOW - _PL)) -ge "$HM_PROBE_WAIT" ] || return 0
 	_t=${OWRT_ECMP_HEALTH_TARGET:-$_MT}
-	[ -n "$_t" ] && ping -c 1 -W 1 -I "$2" "$_t" >/dev/null 2>&1 &
+	[ -n "$_t" ] || return 0
+	_PL=$HM_NOW
+	[ -n "$_PS" ] || _PS=$HM_NOW
+	# in a subshell: the ping is no job of this shell, so the tick's wait is for its sleep only
+	(ping -c 1 -W 1 -I "$2" "$_t" >/dev/null 2>&1 &)
 	return 0
 }
 
@@ -145,7 +168,7 @@ _hm_backoff() {
 # A dial that is not up: $1 iface. Refused → ifdown + backoff; down too long while
 # another dial is up → ifup for it alone.
 _hm_check_down() {
-	_RX="" _BAD=0 _OK=0
+	_RX="" _IX="" _PS="" _PL="" _OK=0
 	_err=""
 	for _c in $_ME; do
 		case " $HM_REFUSED_CODES " in *" $_c "*) _err=$_c ;; esac
@@ -189,9 +212,19 @@ _hm_check_dead() {
 
 _hm_tick() {
 	_hm_now
-	sleep 1 &
-	# (a tick lasts a little over 1 s: 20 cs of slack keep "every 1 s" at every tick)
-	if [ -z "$HM_LAST_DUMP" ] || [ $((HM_NOW - HM_LAST_DUMP)) -ge $((HM_DUMP_EVERY * 100 - 20)) ]; then _hm_read_ubus; fi
+	# the tick lasts HM_TICK or its work, whichever is longer (wait: pings are not jobs)
+	sleep "$HM_TICK" &
+	HM_ANY_DOWN=0
+	for _spec in $OWRT_ECMP_DIALS; do
+		_k=${_spec#*:}
+		eval "[ \"\${MU_${_k%%:*}:-}\" = 1 ]" || HM_ANY_DOWN=1
+	done
+	_age=$((HM_NOW - ${HM_LAST_DUMP:-0}))
+	# (20 cs of slack keep "every 2 s" at every fourth look of a tick a little over 0.5 s)
+	if [ -z "$HM_LAST_DUMP" ] || { [ "$HM_ANY_DOWN" = 1 ] && [ "$_age" -ge $((HM_DUMP_EVERY * 100 - 20)) ]; } ||
+		[ "$_age" -ge $((HM_DUMP_IDLE * 100)) ]; then
+		_hm_read_ubus
+	fi
 	HM_ANY_UP=0
 	for _spec in $OWRT_ECMP_DIALS; do
 		_k=${_spec#*:}
@@ -237,6 +270,10 @@ owrt_ecmp_health_main() {
 		. "$OWRT_ECMP_GLUE" || exit 1
 	fi
 	[ -n "${OWRT_ECMP_HEALTH_TARGET+set}" ] || OWRT_ECMP_HEALTH_TARGET=$(uci -q get owrt_ecmp.main.health_target)
+	# half-second looks where sleep takes fractions (BusyBox FEATURE_FLOAT_SLEEP), else 1 s
+	HM_TICK=${OWRT_ECMP_HEALTH_TICK:-0.5}
+	sleep "$HM_TICK" 2>/dev/null || HM_TICK=1
+	HM_PROBE_WAIT0=$((HM_PROBE_WAIT / 100)).$((HM_PROBE_WAIT / 10 % 10))
 	_hm_now
 	HM_START=$HM_NOW
 	HM_BOOT=$(($(date +%s) - HM_NOW / 100))

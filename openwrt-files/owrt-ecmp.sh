@@ -144,7 +144,13 @@ _owrt_ecmp_collect() {
 # every up dial is silent, none is left out: an ECMP route over silent dials is no
 # worse than none, and a probe target that stopped answering must not cut everything.
 _owrt_ecmp_collect_healthy() {
-	_owrt_ecmp_sick=" $(awk '$2 == "unhealthy" { printf "%s ", $1 }' "$OWRT_ECMP_HEALTH" 2>/dev/null)"
+	_owrt_ecmp_sick=" "
+	if [ -f "$OWRT_ECMP_HEALTH" ]; then
+		# read in this shell: the monitor rebuilds on every transition and a fork costs
+		while read -r _a _b _; do
+			[ "$_b" = unhealthy ] && _owrt_ecmp_sick="$_owrt_ecmp_sick$_a "
+		done 2>/dev/null <"$OWRT_ECMP_HEALTH"
+	fi
 	_owrt_ecmp_collect
 	[ -z "$UP4" ] && [ "$_owrt_ecmp_sick" != " " ] && _owrt_ecmp_sick=" " && _owrt_ecmp_collect
 	return 0
@@ -176,9 +182,16 @@ _owrt_ecmp_install() {
 	_members=$2
 	_base=$3
 	_kind=$4
+	_irc=0
 	set -- metric "$OWRT_ECMP_METRIC" table "$OWRT_ECMP_BASE"
-	# earlier versions put the ECMP route into main at this metric (upgrade path)
+	# earlier versions put the ECMP route into main at this metric (upgrade path; after
+	# the route, so a change is not held up by a command that finds nothing to delete)
+	_owrt_ecmp_install_set "$@" || _irc=1
 	while ip "$_fam" route del default metric "$OWRT_ECMP_METRIC" 2>/dev/null; do :; done
+	return $_irc
+}
+
+_owrt_ecmp_install_set() {
 	if [ -z "$_members" ]; then
 		while ip "$_fam" route del default "$@" 2>/dev/null; do :; done
 		[ "$_kind" = nexthop ] && ip nexthop del id "$_base" 2>/dev/null
@@ -205,6 +218,7 @@ _owrt_ecmp_install_group() {
 	shift 4
 	_group=""
 	_ids=""
+	_batch=""
 	for _m in $_members; do
 		_dev=${_m%%:*}
 		_r=${_m#*:}
@@ -212,14 +226,22 @@ _owrt_ecmp_install_group() {
 		_r=${_r#*:}
 		_w=${_r%%:*}
 		_id=$((_base + _k))
+		# one line per member below: nothing but a name or an address may pass
+		case "$_dev" in "" | *[!0-9A-Za-z.:_-]*) return 1 ;; esac
+		case "${_r#*:}" in *[!0-9A-Za-z.:_-]*) return 1 ;; esac
 		if [ "$_fam" = -6 ]; then
-			ip -6 nexthop replace id "$_id" via "${_r#*:}" dev "$_dev" || return 1
+			_batch="${_batch}nexthop replace id $_id via ${_r#*:} dev $_dev
+"
 		else
-			ip -4 nexthop replace id "$_id" dev "$_dev" || return 1
+			_batch="${_batch}nexthop replace id $_id dev $_dev
+"
 		fi
 		_group="$_group${_group:+/}$_id,$_w"
 		_ids="$_ids $_id"
 	done
+	# the members in one ip run, not one each (a fork and exec per dial add up on the
+	# monitor's path); a group takes no family, so it and the route stay separate runs
+	printf '%s' "$_batch" | ip "$_fam" -batch - || return 1
 	_type=""
 	[ "$_mode" = resilient ] && _type="type resilient buckets $OWRT_ECMP_BUCKETS"
 	# a group cannot change type in place (mode switched): recreate it
@@ -281,7 +303,9 @@ owrt_ecmp_rebuild() {
 	_owrt_ecmp_collect_healthy
 	_kind=$(_owrt_ecmp_ip_kind)
 	_sig="$_kind|$OWRT_ECMP_ROUTE_MODE|$OWRT_ECMP_METRIC|4:$UP4|6:$UP6|r:$RULES|b:${OWRT_ECMP_BALANCE:-hash}"
-	if [ "$_sig" = "$(cat "$OWRT_ECMP_STATE" 2>/dev/null)" ] && _owrt_ecmp_kernel_ok "$_kind"; then
+	_old=""
+	[ -f "$OWRT_ECMP_STATE" ] && read -r _old 2>/dev/null <"$OWRT_ECMP_STATE"
+	if [ "$_sig" = "$_old" ] && _owrt_ecmp_kernel_ok "$_kind"; then
 		lock -u "$OWRT_ECMP_LOCK"
 		return 0
 	fi

@@ -3,7 +3,7 @@
  * no hangup, LCP still answered: `labctl silence`) leaves the ECMP set within 3 s and comes
  * back when it passes traffic again; a dial the ISP refuses is taken down and retried with
  * backoff while every other dial keeps its session. Timings are taken on the router (from
- * the fault to the route change, polled every 100 ms), not across SSH.
+ * the fault to the route change, seen by `ip monitor`: lab.routeChangeScript), not across SSH.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { devsFor, diagnoseFailures, ecmpDevs, eventually, issue12Enabled, lab, owrt, router } from './lab-cli.js';
@@ -11,16 +11,8 @@ import { devsFor, diagnoseFailures, ecmpDevs, eventually, issue12Enabled, lab, o
 const LABCTL = '/usr/lib/lab-vm/labctl';
 const TRIALS = Number(process.env.HEALTH_TRIALS ?? 5);
 
-/** Runs `fault` on the router, then polls the ECMP route until `want` (grep -q exit 0 / 1) holds; prints seconds. */
-function timedOnRouter(fault: string, dev: string, present: boolean): string {
-  // BusyBox ash takes no "!" inside a pipeline: the loop ends on grep's status instead
-  const until = present ? '&& break' : '|| break';
-  return `t0=$(cut -d' ' -f1 /proc/uptime); ${fault} >/dev/null || exit 1
-i=0; while [ $i -lt 150 ]; do
-  ip -4 route show default table 3000 metric 10 | tr '\\n' ' ' | sed 's/$/ /' | grep -q ' dev ${dev} ' ${until}
-  sleep 0.1; i=$((i + 1)); done
-awk -v a="$t0" -v b="$(cut -d' ' -f1 /proc/uptime)" 'BEGIN { printf "%.2f\\n", b - a }'`;
-}
+/** Runs `fault` on the router, then waits for `dev` to leave / join the ECMP route; prints seconds. */
+const timedOnRouter = (fault: string, dev: string, present: boolean): string => lab.routeChangeScript(fault, dev, present, 15);
 
 interface IspSession {
   ip: string;

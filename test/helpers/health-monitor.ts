@@ -4,7 +4,7 @@
  * PPP peer address; "silence" is an nft drop of everything on the ISP's end, as the lab's
  * `silence` fault does on its pppN. The veths run without ARP and IPv6 (a PPP link has
  * neither), so rx_bytes only grows with IP traffic. ubus answers from a JSON file;
- * ifup/ifdown/ping/logger are recorded with a timestamp (ping then runs BusyBox ping).
+ * ifup/ifdown/ping/ubus/logger are recorded with a timestamp (ping then runs BusyBox ping).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
@@ -44,6 +44,8 @@ export class MonitorHarness extends LibHarness {
     rec('ifup', 'exit 0');
     rec('ifdown', 'exit 0');
     rec('ping', 'exec busybox ping "$@"');
+    // ubus as LibHarness answers it, each call recorded (the monitor reads netifd sparingly)
+    rec('ubus', `[ "$1 $2 $3" = "call network.interface dump" ] && exec cat ${this.dumpFile}; exit 4`);
     rec('logger', `echo "$*" >>${this.logFile}`);
     writeFileSync(this.calls, '');
     this.ispSh('ip link set lo up; sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0');

@@ -50,7 +50,7 @@ describe.skipIf(!canRunNetns)('dial monitor (health.sh) on real routes', () => {
       h.silence(2, false);
       back.push(await waitFor('vwan2 back in the route', () => h.ecmpDevs().join() === ALL.join(), 8000));
       await waitFor('vwan2 back in the pin map', () => h.pinMap().includes('100.64.0.3'), 1000);
-      await new Promise((r) => setTimeout(r, 1500 + trial * 370)); // vary the phase against the 1 s tick
+      await new Promise((r) => setTimeout(r, 1500 + trial * 370)); // vary the phase against the 0.5 s tick
     }
     const f = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(' ');
     console.log(`silence → out of ECMP (s): ${f(out)}; median ${median(out).toFixed(2)}, max ${Math.max(...out).toFixed(2)}`);
@@ -120,6 +120,32 @@ describe.skipIf(!canRunNetns)('dial monitor (health.sh) on real routes', () => {
     h.start(dials, { OWRT_ECMP_HEALTH_DUMP_EVERY: '1', OWRT_ECMP_HEALTH_DOWN: '1' });
     await new Promise((r) => setTimeout(r, 4000));
     expect(ifCalls()).toEqual([]);
+  });
+
+  it('netifd is read once while every dial is up, at once when a ppp device is made anew, every DUMP_EVERY s while one is down', async () => {
+    const reads = () => h.callLog().filter(([, c]) => c === 'ubus').length;
+    h.start(DIALS, { OWRT_ECMP_HEALTH_DUMP_EVERY: '1' });
+    await waitFor('all healthy', () => DIALS.every((d) => h.healthLines().get(d.name)?.[0] === 'healthy'), 10_000);
+    await new Promise((r) => setTimeout(r, 1000)); // the first tick's rebuild reads too
+    const settled = reads();
+    await new Promise((r) => setTimeout(r, 4000));
+    expect(reads()).toBe(settled); // every dial up: nothing to read (the idle re-read is 30 s)
+    // a redial between two looks: same name, a new device (new ifindex)
+    h.sh('ip link del pppoe-vwan3');
+    h.addLink(DIALS[2]!);
+    await waitFor('a read after the device was made anew', () => reads() > settled, 2000);
+    // a dial down (pppd gone, device with it): netifd is read every second until it is back
+    h.writeMonDump([DIALS[0]!, DIALS[1]!, { ...DIALS[2]!, up: false }]);
+    h.sh('ip link del pppoe-vwan3');
+    await waitFor('vwan3 down', () => h.healthLines().get('vwan3')?.[0] === 'down', 3000);
+    const down = reads();
+    await new Promise((r) => setTimeout(r, 3200));
+    expect(reads() - down).toBeGreaterThanOrEqual(2);
+    expect(reads() - down).toBeLessThanOrEqual(4);
+    h.addLink(DIALS[2]!);
+    h.writeMonDump(DIALS);
+    await waitFor('vwan3 healthy again', () => h.healthLines().get('vwan3')?.[0] === 'healthy', 5000);
+    expect(ifCalls()).toEqual([]); // down for 3 s is under the 20 s bound: no ifup
   });
 
   it('stopping the monitor (TERM) puts every dial back and removes its file', async () => {
