@@ -80,7 +80,7 @@ async function silence(health, trials, limitS) {
     await sleep(2000 + 317 * i); // vary the phase against the monitor's 1 s tick
   }
   const seen = out.filter((x) => x !== null);
-  return { monitor: health, trials, limitS, out, back, detected: seen.length, medianOut: median(out), p95Out: seen.length === trials ? p95(out) : null, medianBack: median(back), p95Back: p95(back) };
+  return { monitor: health, watcher: 'ip monitor', trials, limitS, out, back, detected: seen.length, medianOut: median(out), p95Out: seen.length === trials ? p95(out) : null, medianBack: median(back), p95Back: p95(back) };
 }
 
 /**

@@ -85,7 +85,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--balance <mode>', 'hash: the kernel hashes flows; conn: new connections take the dials in turn').choices(['hash', 'conn']))
     .option('--ecmp-metric <n>', 'metric of the ECMP default routes (default 10)')
     .option('--metric-base <n>', 'dial k gets metric base+k (default 40)')
-    .addOption(new Option('--health <on|off>', 'dial monitor: silent dials leave the ECMP set, dead ones are redialled (default off: new, not yet proven on the lab router)').choices(['on', 'off']))
+    .addOption(new Option('--health <on|off>', 'dial monitor: silent dials leave the ECMP set, dead ones are redialled (default off: the probe target must answer ping through every dial; README "Dial health")').choices(['on', 'off']))
     .option('--health-target <peer|ipv4>', "address probed through each quiet dial (default peer: the dial's PPP peer)")
     .option('--username <name>', 'PPPoE username for the new dials (default: copied from wan)')
     .option('--password-file <file>', 'file holding the PPPoE password for the new dials (default: copied from wan)')

@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { canRunNetns, devsOf as devs, type FakeDial, LibHarness } from '../helpers/router-lib.js';
+import { canRunNetns, devsOf as devs, dumpOf, type FakeDial, LibHarness } from '../helpers/router-lib.js';
 
 const h = new LibHarness(`owrtlib${process.pid}`);
 const { dir, logFile } = h;
@@ -126,6 +126,26 @@ describe.skipIf(!canRunNetns)('router library on real kernel routes', () => {
     expect(r.nexthops.map((n: any) => n.gateway).sort()).toEqual(['fe80::1', 'fe80::2', 'fe80::3']);
     runLib('owrt_ecmp_rebuild test', { ipv6: 'ecmp', mode: 'group' });
     expect(defaultRoute('-6').nhid).toBe(3100);
+  });
+
+  it.each(['multipath', 'group'])("ipv6 ecmp, %s: the monitor's rebuild (reuse) keeps each dial's IPv6 nexthop, the first where netifd lists several", (mode) => {
+    const health = `${dir}/health`;
+    // two routers on vwan2's link advertised a default route: its _6 lists both
+    const dump = dumpOf(DIALS) as { interface: { interface: string; route?: object[] }[] };
+    const v2 = dump.interface.find((i) => i.interface === 'vwan2_6')!;
+    v2.route = [...(v2.route ?? []), { target: '::', mask: 0, nexthop: 'fe80::22', metric: 1024, source: '2001:db8::/64' }];
+    writeFileSync(h.dumpFile, JSON.stringify(dump));
+    const gateways = () => Object.fromEntries(h.ecmpRoute('-6').nexthops.map((n: { dev: string; gateway: string }) => [n.dev, n.gateway]));
+    runLib('owrt_ecmp_rebuild test', { ipv6: 'ecmp', mode });
+    expect(gateways()).toEqual({ 'pppoe-wan': 'fe80::1', 'pppoe-vwan2': 'fe80::2', 'pppoe-vwan3': 'fe80::3' });
+    // netifd now says vwan2 is down (its event not handled yet): a reuse must not read that
+    writeDump([DIALS[0]!, { ...DIALS[1]!, up: false }, DIALS[2]!]);
+    writeFileSync(health, 'monitor 1 - peer\nwan healthy - - -\nvwan2 healthy - - -\nvwan3 unhealthy - - -\n');
+    runLib(`OWRT_ECMP_HEALTH=${health}; owrt_ecmp_rebuild "health: vwan3" reuse`, { ipv6: 'ecmp', mode });
+    expect(gateways()).toEqual({ 'pppoe-wan': 'fe80::1', 'pppoe-vwan2': 'fe80::2' });
+    expect(devs(defaultRoute('-4'))).toEqual(['pppoe-vwan2', 'pppoe-wan']);
+    if (mode === 'group') expect(defaultRoute('-6').nhid).toBe(3100);
+    rmSync(health);
   });
 
   it('no dial up: the ECMP routes and rules go away', () => {
