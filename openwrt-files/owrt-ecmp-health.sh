@@ -5,11 +5,12 @@
 #
 # * up: healthy while its ppp device receives bytes (/sys rx_bytes grows). A look that
 #   finds nothing received since the last one sends one probe through the dial's own
-#   device (ping -I dev; the answer itself is received traffic), at most one every 0.9 s.
-#   A probe unanswered for 0.9 s with nothing else received meanwhile (so nothing for
-#   1.4 s or more) makes the dial unhealthy: it is written to the run-time file the
-#   library's rebuild honours (out of the ECMP set and the pin map; the PPP session is
-#   left alone). Two looks with traffic and no unanswered probe between put it back.
+#   device (ping -W 1 -I dev; the answer itself is received traffic). The tick waits for
+#   its probes, so a look that follows a probe sees it answered or timed out, however
+#   slow the router is: a probe that ended with nothing received since makes the dial
+#   unhealthy. It is written to the run-time file the library's rebuild honours (out of
+#   the ECMP set and the pin map; the PPP session is left alone). Two looks with traffic
+#   and no unanswered probe between put it back.
 # * refused by the ISP (ubus error AUTH_TOPEER_FAILED): ifdown, so netifd stops retrying
 #   every few seconds on the shared account, and ifup again after 10 s, 20 s, 40 s ... 600 s.
 # * down (not connecting) for longer than a bound (20 s) while another dial is up: ifup for
@@ -33,17 +34,15 @@ HM_BACKOFF_MIN=${OWRT_ECMP_HEALTH_BACKOFF:-10}
 HM_BACKOFF_MAX=${OWRT_ECMP_HEALTH_BACKOFF_MAX:-600}
 HM_DUMP_EVERY=${OWRT_ECMP_HEALTH_DUMP_EVERY:-2}
 HM_DUMP_IDLE=${OWRT_ECMP_HEALTH_DUMP_IDLE:-30}
-# a probe unanswered this long (centiseconds) with nothing received: silent
-HM_PROBE_WAIT=${OWRT_ECMP_HEALTH_PROBE_WAIT:-90}
 HM_TICKS=${OWRT_ECMP_HEALTH_TICKS:-0}
 HM_REFUSED_CODES=${OWRT_ECMP_HEALTH_REFUSED_CODES:-AUTH_TOPEER_FAILED}
 
 # Per-dial state lives in <NAME>_<k> variables; a check loads dial k's into fixed names
-# (_HS state, _HT since, _RX rx_bytes, _IX ifindex, _PS oldest unanswered probe, _PL last
-# probe, _OK looks with traffic, _BO backoff s, _RU retry at, _RR reason, _DN down since;
+# (_HS state, _HT since, _RX rx_bytes, _IX ifindex, _PS probe sent since the last traffic,
+# _OK looks with traffic, _BO backoff s, _RU retry at, _RR reason, _DN down since;
 # from ubus _MU _MP _MS _MD _MT _ME) and saves them back: one eval each way instead of a
 # forked $(...) per variable.
-HM_FIELDS="HS HT RX IX PS PL OK BO RU RR DN"
+HM_FIELDS="HS HT RX IX PS OK BO RU RR DN"
 HM_UBUS="MU MP MS MD MT ME"
 
 _hm_load() {
@@ -142,19 +141,17 @@ _hm_check_up() {
 			HM_ROUTES="$HM_ROUTES $1"
 		return 0
 	fi
-	if [ -n "$_PS" ] && [ $((HM_NOW - _PS)) -ge "$HM_PROBE_WAIT" ]; then
+	# the last tick waited for the probe it sent: it ended unanswered
+	if [ -n "$_PS" ]; then
 		_OK=0
 		[ "$_HS" = healthy ] && _hm_state unhealthy \
-			"dial $1 ($2) is silent: nothing received and a probe unanswered for $HM_PROBE_WAIT0 s; out of the ECMP set (the PPP session stays)" &&
+			"dial $1 ($2) is silent: nothing received and its probe unanswered; out of the ECMP set (the PPP session stays)" &&
 			HM_ROUTES="$HM_ROUTES $1"
 	fi
-	[ -z "$_PL" ] || [ $((HM_NOW - _PL)) -ge "$HM_PROBE_WAIT" ] || return 0
 	_t=${OWRT_ECMP_HEALTH_TARGET:-$_MT}
 	[ -n "$_t" ] || return 0
-	_PL=$HM_NOW
-	[ -n "$_PS" ] || _PS=$HM_NOW
-	# in a subshell: the ping is no job of this shell, so the tick's wait is for its sleep only
-	(ping -c 1 -W 1 -I "$2" "$_t" >/dev/null 2>&1 &)
+	_PS=1
+	ping -c 1 -W 1 -I "$2" "$_t" >/dev/null 2>&1 &
 	return 0
 }
 
@@ -168,7 +165,7 @@ _hm_backoff() {
 # A dial that is not up: $1 iface. Refused → ifdown + backoff; down too long while
 # another dial is up → ifup for it alone.
 _hm_check_down() {
-	_RX="" _IX="" _PS="" _PL="" _OK=0
+	_RX="" _IX="" _PS="" _OK=0
 	_err=""
 	for _c in $_ME; do
 		case " $HM_REFUSED_CODES " in *" $_c "*) _err=$_c ;; esac
@@ -212,7 +209,7 @@ _hm_check_dead() {
 
 _hm_tick() {
 	_hm_now
-	# the tick lasts HM_TICK or its work, whichever is longer (wait: pings are not jobs)
+	# the tick lasts HM_TICK, its work or its probes (ping -W 1), whichever is longest
 	sleep "$HM_TICK" &
 	HM_ANY_DOWN=0
 	for _spec in $OWRT_ECMP_DIALS; do
@@ -273,7 +270,6 @@ owrt_ecmp_health_main() {
 	# half-second looks where sleep takes fractions (BusyBox FEATURE_FLOAT_SLEEP), else 1 s
 	HM_TICK=${OWRT_ECMP_HEALTH_TICK:-0.5}
 	sleep "$HM_TICK" 2>/dev/null || HM_TICK=1
-	HM_PROBE_WAIT0=$((HM_PROBE_WAIT / 100)).$((HM_PROBE_WAIT / 10 % 10))
 	_hm_now
 	HM_START=$HM_NOW
 	HM_BOOT=$(($(date +%s) - HM_NOW / 100))
