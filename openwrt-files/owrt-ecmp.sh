@@ -13,6 +13,8 @@
 #   OWRT_ECMP_ROUTE_MODE  resilient | group | multipath
 #   OWRT_ECMP_BASE        base of nexthop ids, rule priorities and table numbers
 #   OWRT_ECMP_BALANCE     hash (default) | conn: new LAN connections take the dials in turn
+#   OWRT_ECMP_GEN         names these settings; a rebuild does nothing unless the glue
+#                         (OWRT_ECMP_GLUE, the hotplug script) exports the same
 
 OWRT_ECMP_LOCK=${OWRT_ECMP_LOCK:-/var/lock/owrt-ecmp.lock}
 OWRT_ECMP_STATE=${OWRT_ECMP_STATE:-/var/run/owrt-ecmp.state}
@@ -33,6 +35,8 @@ else
 fi
 # written by the dial monitor (health.sh): dials found silent stay out of the set
 OWRT_ECMP_HEALTH=${OWRT_ECMP_HEALTH:-/var/run/owrt-ecmp.health}
+# the installed settings: the glue's OWRT_ECMP_GEN names them
+OWRT_ECMP_GLUE=${OWRT_ECMP_GLUE:-/etc/hotplug.d/iface/95-owrt-ecmp}
 
 owrt_ecmp_log() {
 	logger -t owrt-ecmp -p "daemon.$1" -- "$2"
@@ -294,11 +298,25 @@ _owrt_ecmp_kernel_ok() {
 	_owrt_ecmp_policy_ok
 }
 
+# Are the settings this shell carries still the installed ones? An event that waited in
+# netifd's queue (or for the lock) while an apply or a rollback replaced or removed them
+# must not build the old set back; whoever replaced them rebuilt with the new. A glue
+# from before OWRT_ECMP_GEN existed names none: nothing to compare, as before.
+_owrt_ecmp_settings_current() {
+	[ -n "${OWRT_ECMP_GEN:-}" ] || return 0
+	grep -qx "export OWRT_ECMP_GEN='*$OWRT_ECMP_GEN'*" "$OWRT_ECMP_GLUE" 2>/dev/null
+}
+
 # Rebuild routes and rules; $1 says why (for the log); $2 = reuse: the dial monitor's
 # health change, netifd's state as last read (_owrt_ecmp_reuse_state).
 owrt_ecmp_rebuild() {
 	_why=$1
 	lock "$OWRT_ECMP_LOCK"
+	if ! _owrt_ecmp_settings_current; then
+		lock -u "$OWRT_ECMP_LOCK"
+		owrt_ecmp_log info "not rebuilt ($_why): its settings are no longer the installed ones"
+		return 0
+	fi
 	if [ "${2:-}" != reuse ] || ! _owrt_ecmp_reuse_state; then _owrt_ecmp_read_state; fi
 	_owrt_ecmp_collect_healthy
 	_kind=$(_owrt_ecmp_ip_kind)

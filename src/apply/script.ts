@@ -67,6 +67,7 @@ export function renderApply(a: ApplyInput): string {
     retry: (a.retry ?? []).map((d) => ({ iface: d.iface, l2: d.l2 })),
     service: ROUTER_PATHS.service,
     serviceLink: SERVICE_LINK,
+    hotplug: ROUTER_PATHS.hotplug,
     // the monitor runs whenever the routes are rebuilt by an apply, and goes with a teardown
     serviceStart: a.after === 'rebuild',
     // the status read right after the apply must not find the monitor still starting

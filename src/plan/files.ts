@@ -21,15 +21,21 @@ export function sha256(text: string): string {
 
 /** Values the router-side library reads; one line per dial "iface:k:weight". */
 export function hotplugContext(s: Settings, dials: Dial[], routeMode: ResolvedRouteMode) {
-  return {
-    version: TOOL_VERSION,
-    library: ROUTER_PATHS.library,
+  const env = {
     dials: dials.map((d) => `${d.iface}:${d.k}:${d.weight}`).join(' '),
     metric: String(s.ecmpMetric),
     ipv6: s.ipv6,
     routeMode,
     balance: s.balance,
     base: String(s.base),
+  };
+  return {
+    version: TOOL_VERSION,
+    library: ROUTER_PATHS.library,
+    ...env,
+    // names these settings: a rebuild that carries other settings than the installed glue
+    // (it waited in netifd's queue while an apply or a rollback replaced them) does nothing
+    gen: createHash('sha256').update(JSON.stringify(env)).digest('hex').slice(0, 16),
   };
 }
 

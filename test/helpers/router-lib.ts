@@ -34,6 +34,8 @@ export interface LibEnv {
   mode?: string;
   ipv6?: string;
   busyboxIp?: boolean;
+  /** OWRT_ECMP_GEN: the settings' name, checked against the glue at ${dir}/glue */
+  gen?: string;
 }
 
 /** One ubus `network.interface` entry per dial (and its `_6` when it has an IPv6 gateway). */
@@ -124,6 +126,7 @@ export class LibHarness {
       `export PATH=${bin}:$PATH OWRT_ECMP_STATE=${this.dir}/state OWRT_ECMP_IFSTATE=${this.dir}/ifstate OWRT_ECMP_LOCK=${this.dir}/lock OWRT_ECMP_DUMP=${this.dir}/ubus.dump OWRT_ECMP_LIBDIR=${openwrtFilesDir}`,
       `export OWRT_ECMP_DIALS='${e.dials ?? 'wan:1:2 vwan2:2:1 vwan3:3:1'}' OWRT_ECMP_METRIC=10`,
       `export OWRT_ECMP_IPV6=${e.ipv6 ?? 'single'} OWRT_ECMP_ROUTE_MODE=${e.mode ?? 'multipath'} OWRT_ECMP_BASE=3000`,
+      `export OWRT_ECMP_GLUE=${this.dir}/glue${e.gen ? ` OWRT_ECMP_GEN=${e.gen}` : ''}`,
       `. ${join(openwrtFilesDir, 'owrt-ecmp.sh')}`,
       fn,
     ].join('\n');

@@ -5,6 +5,10 @@
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { resolveSettings } from '../../src/options.js';
+import { hotplugContext, renderHotplug } from '../../src/plan/files.js';
+import { planSetup } from '../../src/plan/setup.js';
+import { factsFrom } from '../helpers/facts.js';
 import { canRunNetns, devsOf as devs, dumpOf, type FakeDial, LibHarness } from '../helpers/router-lib.js';
 
 const h = new LibHarness(`owrtlib${process.pid}`);
@@ -16,6 +20,8 @@ const runLib = (fn: string, e: Parameters<LibHarness['runLib']>[1] = {}) => h.ru
 const defaultRoute = (fam: '-4' | '-6') => h.ecmpRoute(fam);
 /** Rules in the library's priority range (base 3000 … 3200). */
 const ownRules = (fam = '-4') => ipJson(`${fam} rule show`).filter((x) => x.priority >= 3000 && x.priority <= 3264);
+
+const facts = factsFrom('stock-2305.txt');
 
 const DIALS: FakeDial[] = [
   { name: 'wan', up: true, dev: 'pppoe-wan', addr: '100.64.0.2', gw6: 'fe80::1' },
@@ -173,6 +179,26 @@ describe.skipIf(!canRunNetns)('router library on real kernel routes', () => {
     expect(ownRules()).toEqual([]);
     expect(ipJson('-4 route show table 3002')).toEqual([]);
     expect(spawnNft()).toBe(false);
+  });
+
+  // CI, safety e2e: an ifup event queued behind a slow firewall reload ran after the rollback
+  // of an unconfirmed setup and built its (undone) rules back on a router without owrt-ecmp
+  it('a rebuild carrying settings that are no longer installed (replaced or removed) writes nothing', () => {
+    const glue = `${dir}/glue`;
+    const mine = resolveSettings({ dials: '3' });
+    const ctx = hotplugContext(mine, planSetup(mine, facts, {}).dials, 'multipath');
+    rmSync(glue, { force: true });
+    runLib('owrt_ecmp_rebuild queued', { gen: ctx.gen });
+    expect(defaultRoute('-4')).toBeUndefined();
+    expect(ownRules()).toEqual([]);
+    const other = resolveSettings({ dials: '2' });
+    writeFileSync(glue, renderHotplug(other, planSetup(other, facts, {}).dials, 'multipath'));
+    runLib('owrt_ecmp_rebuild queued', { gen: ctx.gen });
+    expect(defaultRoute('-4')).toBeUndefined();
+    expect(readFileSync(logFile, 'utf8')).toMatch(/not rebuilt \(queued\): its settings are no longer the installed ones/);
+    writeFileSync(glue, renderHotplug(mine, planSetup(mine, facts, {}).dials, 'multipath'));
+    runLib('owrt_ecmp_rebuild queued', { gen: ctx.gen });
+    expect(devs(defaultRoute('-4'))).toEqual(['pppoe-vwan2', 'pppoe-vwan3', 'pppoe-wan']);
   });
 
   it('the hotplug entry point ignores mwan3 actions and unmanaged interfaces', () => {
