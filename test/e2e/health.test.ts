@@ -85,8 +85,20 @@ describe.skipIf(!issue12Enabled)('dial health on the lab router', () => {
     const keep = (await sessions()).filter((x) => others.includes(x.ip)).map((x) => `${x.ip}/${x.pid}`);
     expect(keep).toHaveLength(3);
     await router(`${LABCTL} isp-limit 3`);
+    // the limit goes whatever happens here: left on, it fails every later dial of the suite
+    try {
+      await refusedThenBack(keep);
+    } finally {
+      await router(`${LABCTL} isp-limit off`);
+    }
+    await eventually('vwan4 back after its backoff', async () => (await ecmpDevs()).join() === devsFor(4).join(), 120, 1000);
+    expect(status().dials.find((d) => d.interface === 'vwan4')?.health.state).toBe('healthy');
+  }, 600_000);
+
+  async function refusedThenBack(keep: string[]): Promise<void> {
     const vwan4 = status().dials.find((d) => d.interface === 'vwan4');
     expect(vwan4?.state).toBe('up');
+    await router('logger -t e2e refusal-episode');
     await router(`${LABCTL} isp-hangup vwan4`);
     // one snapshot: after its backoff the monitor ifups the dial and clears retryAt (retrying
     // now) until the ISP answers, and a status call takes seconds on a TCG host
@@ -97,20 +109,22 @@ describe.skipIf(!issue12Enabled)('dial health on the lab router', () => {
       return d4()?.health.state === 'refused' && d4()?.health.retryAt !== null;
     }, 90, 1000);
     expect(d4()?.health.reason).toBe('AUTH_TOPEER_FAILED');
-    // the next try is ahead of the router's clock (less a tick of the monitor), by no more
-    // than the third backoff (10 s, 20 s, 40 s): the poll may miss the first window
-    expect(d4()!.health.retryAt! - snap!.monitor.routerTime!).toBeGreaterThanOrEqual(-2);
+    // the next try is a time on the router's clock, ahead of it by no more than the third
+    // backoff (10 s, 20 s, 40 s: the poll may miss the first window) and behind it by no more
+    // than a slow tick of the monitor (its ifdown and rebuild run in the tick): -6 s seen on a
+    // TCG router next to three busy host cores; the backoffs themselves are in the log
+    expect(d4()!.health.retryAt! - snap!.monitor.routerTime!).toBeGreaterThanOrEqual(-20);
     expect(d4()!.health.retryAt! - snap!.monitor.routerTime!).toBeLessThanOrEqual(40);
     const log = await router('logread | grep owrt-ecmp');
     expect(log).toMatch(/monitor: dial vwan4 refused by the ISP \(AUTH_TOPEER_FAILED\): ifdown, next try in 10 s/);
     expect(log).not.toMatch(/monitor: dial (wan|vwan2|vwan3) .*(ifup|ifdown)/);
+    // the redials, ifdowns and firewall reloads load the router: a healthy dial's probe must still be judged right
+    const episode = await router("logread | sed -n '/e2e: refusal-episode/,$p' | grep owrt-ecmp || true");
+    expect(episode).not.toMatch(/monitor: dial (wan|vwan2|vwan3) .*is silent/);
     const now = (await sessions()).map((x) => `${x.ip}/${x.pid}`);
     for (const k of keep) expect(now).toContain(k);
     expect(await ecmpDevs()).toEqual(devsFor(3));
-    await router(`${LABCTL} isp-limit off`);
-    await eventually('vwan4 back after its backoff', async () => (await ecmpDevs()).join() === devsFor(4).join(), 120, 1000);
-    expect(status().dials.find((d) => d.interface === 'vwan4')?.health.state).toBe('healthy');
-  }, 600_000);
+  }
 
   it('--health off stops the monitor and status says so; teardown removes the service and its link', async () => {
     expect(owrt(['setup', '--health', 'off', '--yes']).code).toBe(0);

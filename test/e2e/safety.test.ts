@@ -243,8 +243,18 @@ describe.skipIf(!labEnabled)('safety on the lab router', () => {
       expect(killedAt, 'the tool ended before confirming').not.toBe('');
       expect(await router('cat /tmp/owrt-ecmp-rollback/state')).toMatch(/^armed/);
       expect(await router('uci get network.vwan3.proto 2>&1 || true')).toBe('pppoe\n');
+      // an event queued behind the rollback (CI, stop 16: an ifup held up by a slow firewall
+      // reload rebuilt the undone rules after it): it has sourced the glue of the change being
+      // undone and waits for the library's lock, held here until the rollback is under way
+      await router('lock /var/lock/owrt-ecmp.lock; logger -t e2e queued-event; ' +
+        '(export ACTION=ifup INTERFACE=vwan2; setsid sh -c ". /etc/hotplug.d/iface/95-owrt-ecmp" </dev/null >/dev/null 2>&1 &)');
+      await eventually('the rollback under way', async () => /^restoring/.test(await router('cat /tmp/owrt-ecmp-rollback/state 2>/dev/null || true')), 90, 250);
+      await router('lock -u /var/lock/owrt-ecmp.lock');
       const took = await eventually('the router to roll back', async () => /^rolledback/.test(await router('cat /tmp/owrt-ecmp-rollback/state 2>/dev/null || true')), 90, 250);
       console.log(`unconfirmed change rolled back ${took.toFixed(1)} s after the tool was killed`);
+      const queued = () => router("logread | sed -n '/e2e: queued-event/,$p' | grep -o '[a-z ]*rebuilt (ifup vwan2).*' || true");
+      await eventually('the queued event to end', async () => (await queued()) !== '', 60, 500);
+      expect((await queued()).trim()).toMatch(/^not rebuilt \(ifup vwan2\): its settings are no longer the installed ones/);
       expect(await snapshot()).toBe(original);
       expect(await router('ls /etc/config/owrt_ecmp /etc/hotplug.d/iface/95-owrt-ecmp 2>&1 || true')).toMatch(/No such file/);
       expect(await router('ip route show default metric 10; ip route show table 3000; ip rule show | grep -E "^3(0|1|2)[0-9][0-9]:"; nft list table inet owrt_ecmp 2>/dev/null; true')).toBe('');
