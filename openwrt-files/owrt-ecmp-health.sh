@@ -17,8 +17,8 @@
 #   that dial only; while it stays down, again after 40 s, 80 s ... at most 600 s. A dial an
 #   admin took down (netifd's autostart off) is left down.
 #
-# With owrt_ecmp.main.health 'redial' (OWRT_ECMP_HEALTH_MODE) it sends no probe: up dials
-# are left healthy, only refused and dead dials are handled.
+# Probes only with owrt_ecmp.main.health '1' (OWRT_ECMP_HEALTH_MODE; --health on); with
+# 'redial' (the default) up dials are left healthy, only refused and dead dials are handled.
 #
 # Healthy and up dials are never ifup'ed or ifdown'ed. Cost per look: reads from /sys,
 # one sleep, a ping per quiet dial. netifd is read (one ubus dump + jsonfilter) every
@@ -272,11 +272,13 @@ owrt_ecmp_health_main() {
 	fi
 	[ -n "${OWRT_ECMP_HEALTH_TARGET+set}" ] || OWRT_ECMP_HEALTH_TARGET=$(uci -q get owrt_ecmp.main.health_target)
 	[ -n "${OWRT_ECMP_HEALTH_MODE+set}" ] || OWRT_ECMP_HEALTH_MODE=$(uci -q get owrt_ecmp.main.health)
-	HM_PROBE=1
-	HM_TARGET=${OWRT_ECMP_HEALTH_TARGET:-peer}
-	if [ "$OWRT_ECMP_HEALTH_MODE" = redial ]; then
-		HM_PROBE=0
-		HM_TARGET=none
+	# probes only when asked for ('1' = --health on); 'redial', or no option (a router set up
+	# before the setting existed: the default), sends none
+	HM_PROBE=0
+	HM_TARGET=none
+	if [ "$OWRT_ECMP_HEALTH_MODE" = 1 ]; then
+		HM_PROBE=1
+		HM_TARGET=${OWRT_ECMP_HEALTH_TARGET:-peer}
 	fi
 	# half-second looks where sleep takes fractions (BusyBox FEATURE_FLOAT_SLEEP), else 1 s
 	HM_TICK=${OWRT_ECMP_HEALTH_TICK:-0.5}
