@@ -17,6 +17,9 @@
 #   that dial only; while it stays down, again after 40 s, 80 s ... at most 600 s. A dial an
 #   admin took down (netifd's autostart off) is left down.
 #
+# Probes only with owrt_ecmp.main.health '1' (OWRT_ECMP_HEALTH_MODE; --health on); with
+# 'redial' (the default) up dials are left healthy, only refused and dead dials are handled.
+#
 # Healthy and up dials are never ifup'ed or ifdown'ed. Cost per look: reads from /sys,
 # one sleep, a ping per quiet dial. netifd is read (one ubus dump + jsonfilter) every
 # OWRT_ECMP_HEALTH_DUMP_EVERY seconds while a dial is not up, at once when a known ppp
@@ -95,7 +98,7 @@ _hm_read_ubus() {
 _hm_write() {
 	{
 		_hm_epoch "$HM_START"
-		echo "monitor $$ $HM_EP ${OWRT_ECMP_HEALTH_TARGET:-peer}"
+		echo "monitor $$ $HM_EP $HM_TARGET"
 		for _spec in $OWRT_ECMP_DIALS; do
 			_k=${_spec#*:}
 			_hm_load "${_k%%:*}"
@@ -148,6 +151,7 @@ _hm_check_up() {
 			"dial $1 ($2) is silent: nothing received and its probe unanswered; out of the ECMP set (the PPP session stays)" &&
 			HM_ROUTES="$HM_ROUTES $1"
 	fi
+	[ "$HM_PROBE" = 1 ] || return 0
 	_t=${OWRT_ECMP_HEALTH_TARGET:-$_MT}
 	[ -n "$_t" ] || return 0
 	_PS=1
@@ -267,6 +271,15 @@ owrt_ecmp_health_main() {
 		. "$OWRT_ECMP_GLUE" || exit 1
 	fi
 	[ -n "${OWRT_ECMP_HEALTH_TARGET+set}" ] || OWRT_ECMP_HEALTH_TARGET=$(uci -q get owrt_ecmp.main.health_target)
+	[ -n "${OWRT_ECMP_HEALTH_MODE+set}" ] || OWRT_ECMP_HEALTH_MODE=$(uci -q get owrt_ecmp.main.health)
+	# probes only when asked for ('1' = --health on); 'redial', or no option (a router set up
+	# before the setting existed: the default), sends none
+	HM_PROBE=0
+	HM_TARGET=none
+	if [ "$OWRT_ECMP_HEALTH_MODE" = 1 ]; then
+		HM_PROBE=1
+		HM_TARGET=${OWRT_ECMP_HEALTH_TARGET:-peer}
+	fi
 	# half-second looks where sleep takes fractions (BusyBox FEATURE_FLOAT_SLEEP), else 1 s
 	HM_TICK=${OWRT_ECMP_HEALTH_TICK:-0.5}
 	sleep "$HM_TICK" 2>/dev/null || HM_TICK=1
@@ -278,7 +291,11 @@ owrt_ecmp_health_main() {
 	HM_CHANGED=1
 	HM_ROUTES=" start"
 	trap _hm_stop TERM INT
-	owrt_ecmp_log notice "monitor: started (probe target: ${OWRT_ECMP_HEALTH_TARGET:-the PPP peer of each dial})"
+	if [ "$HM_PROBE" = 1 ]; then
+		owrt_ecmp_log notice "monitor: started (probe target: ${OWRT_ECMP_HEALTH_TARGET:-the PPP peer of each dial})"
+	else
+		owrt_ecmp_log notice "monitor: started (redial only: refused and dead dials, no probes)"
+	fi
 	_hm_n=0
 	while [ "$HM_TICKS" = 0 ] || [ "$_hm_n" -lt "$HM_TICKS" ]; do
 		_hm_tick

@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { installInterruptHandler } from './commands/interrupt.js';
 import { ExitCode, HostKeyError, OwrtEcmpError } from './errors.js';
 import { errorJson, usageErrorJson, wantsJson, writeJson } from './output/json.js';
+import { HEALTH_MODES } from './settings.js';
 import { TOOL_VERSION } from './version.js';
 
 const EXIT_CODES = `
@@ -85,7 +86,12 @@ export function buildProgram(): Command {
     .addOption(new Option('--balance <mode>', 'hash: the kernel hashes flows; conn: new connections take the dials in turn').choices(['hash', 'conn']))
     .option('--ecmp-metric <n>', 'metric of the ECMP default routes (default 10)')
     .option('--metric-base <n>', 'dial k gets metric base+k (default 40)')
-    .addOption(new Option('--health <on|off>', 'dial monitor: silent dials leave the ECMP set, dead ones are redialled (default off: the probe target must answer ping through every dial; README "Dial health")').choices(['on', 'off']))
+    .addOption(
+      new Option(
+        '--health <redial|on|off>',
+        'dial monitor. redial (default): a dial the ISP refuses is taken down and retried with backoff, a dead one redialled alone. on: also probes quiet dials and takes silent ones out of the ECMP set (the probe target must answer ping through every dial; README "Dial health"). off: none',
+      ).choices([...HEALTH_MODES]),
+    )
     .option('--health-target <peer|ipv4>', "address probed through each quiet dial (default peer: the dial's PPP peer)")
     .option('--username <name>', 'PPPoE username for the new dials (default: copied from wan)')
     .option('--password-file <file>', 'file holding the PPPoE password for the new dials (default: copied from wan)')

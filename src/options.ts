@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { UsageError } from './errors.js';
 import {
   BALANCE_MODES,
+  HEALTH_MODES,
   type BalanceMode,
   DEFAULT_SETTINGS,
   IPV6_MODES,
@@ -119,7 +120,7 @@ export function resolveSettings(raw: RawSetupOptions, stored?: Settings): Settin
       `--ecmp-metric ${ecmpMetric} must be lower than every dial metric (from --metric-base ${metricBase} + 1)`,
     );
   }
-  const health = raw.health !== undefined ? parseChoice('--health', raw.health, ['on', 'off'] as const) === 'on' : base.health;
+  const health = raw.health !== undefined ? parseChoice('--health', raw.health, HEALTH_MODES) : base.health;
   const healthTarget = raw.healthTarget !== undefined ? parseHealthTarget(raw.healthTarget) : base.healthTarget;
   return { ...base, wan, prefix, dials, weights, ipv6, hashPolicy, routeMode, balance, ecmpMetric, metricBase, health, healthTarget };
 }

@@ -31,13 +31,18 @@ export interface Settings {
   /** Base of nexthop ids, rule priorities and routing tables owned by the tool. */
   base: number;
   /**
-   * The dial monitor (health.sh under procd): silent dials out of the set, dead ones redialled.
-   * Off unless asked for (--health on) until it is proven on the lab router (issue 12).
+   * The dial monitor (health.sh under procd). `redial` (the default): a dial the ISP refuses is
+   * taken down and retried with backoff, a dead one redialled on its own; it reads netifd and
+   * /sys only, so it cannot misjudge a dial. `on` adds probes: silent dials leave the ECMP set
+   * (the probe target must answer through every dial). `off`: no monitor.
    */
-  health: boolean;
+  health: HealthMode;
   /** IPv4 address probed through every dial; '' = each dial's PPP peer. */
   healthTarget: string;
 }
+
+export const HEALTH_MODES = ['off', 'redial', 'on'] as const;
+export type HealthMode = (typeof HEALTH_MODES)[number];
 
 export const MAX_DIALS = 64;
 
@@ -51,7 +56,7 @@ export const DEFAULT_SETTINGS: Omit<Settings, 'dials' | 'weights'> = {
   ecmpMetric: 10,
   metricBase: 40,
   base: 3000,
-  health: false,
+  health: 'redial',
   healthTarget: '',
 };
 

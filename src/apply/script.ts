@@ -71,7 +71,7 @@ export function renderApply(a: ApplyInput): string {
     // the monitor runs whenever the routes are rebuilt by an apply, and goes with a teardown
     serviceStart: a.after === 'rebuild',
     // the status read right after the apply must not find the monitor still starting
-    monitorWait: a.after === 'rebuild' && a.settings.health,
+    monitorWait: a.after === 'rebuild' && a.settings.health !== 'off',
     healthFile: HEALTH_FILE,
     serviceStop: a.before === 'flush',
     routesBefore: routesSnippet(a.before, a.settings, a.dials, a.routeMode),

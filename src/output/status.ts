@@ -46,7 +46,7 @@ export function formatStatus(r: StatusReport): string {
         String(d.weight),
         bytes(d.rxBytes),
         bytes(d.txBytes),
-        healthLabel(d.health),
+        healthLabel(d.health, r.monitor.mode !== 'redial'),
         d.lastError ?? '',
       ]);
     }
@@ -61,7 +61,7 @@ export function formatStatus(r: StatusReport): string {
   );
   const m = r.monitor;
   out.push(
-    `dial monitor: ${m.running ? `running, probe target ${m.target ?? '?'}` : m.enabled ? 'NOT RUNNING' : 'off (--health off)'}${m.enabled && !m.bootEnabled ? ', not enabled at boot' : ''}`,
+    `dial monitor: ${m.running ? (m.mode === 'redial' ? 'running, redial only (refused and dead dials; --health on adds silence probes)' : `running, probe target ${m.target ?? '?'}`) : m.enabled ? 'NOT RUNNING' : 'off (--health off)'}${m.enabled && !m.bootEnabled ? ', not enabled at boot' : ''}`,
   );
   out.push(`hotplug script: ${r.hotplug.installed ? (r.hotplug.matches ? 'installed, up to date' : 'installed, OUT OF DATE') : 'MISSING'}`);
   out.push('', r.healthy ? 'healthy' : `unhealthy:\n${r.problems.map((p) => `  - ${p}`).join('\n')}`);

@@ -1,5 +1,5 @@
 import { RemoteError } from '../errors.js';
-import { BALANCE_MODES, DEFAULT_SETTINGS, IPV6_MODES, ROUTE_MODES, type Settings } from '../settings.js';
+import { BALANCE_MODES, DEFAULT_SETTINGS, type HealthMode, IPV6_MODES, ROUTE_MODES, type Settings } from '../settings.js';
 import { findSection, getOption, type UciPackage } from '../uci/parse.js';
 
 /**
@@ -22,9 +22,17 @@ export function settingsToOptions(s: Settings): Record<string, string | string[]
     ecmp_metric: String(s.ecmpMetric),
     metric_base: String(s.metricBase),
     base: String(s.base),
-    health: s.health ? '1' : '0',
+    health: HEALTH_STORED[s.health],
     ...(s.healthTarget ? { health_target: s.healthTarget } : {}),
   };
+}
+
+// '1' and '0' are what versions before `redial` stored for on and off: kept, so the init script
+// and a router set up by them read alike
+const HEALTH_STORED: Record<HealthMode, string> = { off: '0', redial: 'redial', on: '1' };
+function healthOf(stored: string | undefined): HealthMode {
+  const found = (Object.keys(HEALTH_STORED) as HealthMode[]).find((m) => HEALTH_STORED[m] === stored);
+  return found ?? DEFAULT_SETTINGS.health;
 }
 
 function str(pkg: UciPackage, key: string): string | undefined {
@@ -63,7 +71,7 @@ export function readSettings(pkg: UciPackage | null): Settings | undefined {
     ecmpMetric: int(pkg, 'ecmp_metric', DEFAULT_SETTINGS.ecmpMetric),
     metricBase: int(pkg, 'metric_base', DEFAULT_SETTINGS.metricBase),
     base: int(pkg, 'base', DEFAULT_SETTINGS.base),
-    health: str(pkg, 'health') === '1',
+    health: healthOf(str(pkg, 'health')),
     healthTarget: str(pkg, 'health_target') ?? DEFAULT_SETTINGS.healthTarget,
   };
 }

@@ -2,9 +2,10 @@
  * The dial monitor's view, from its run-time file (/var/run/owrt-ecmp.health, written by
  * openwrt-files/owrt-ecmp-health.sh) and the status script's `monitor` section. Pure.
  *
- * File format: `monitor <pid> <started epoch> <target|peer>`, then one line per dial
+ * File format: `monitor <pid> <started epoch> <target|peer|none>`, then one line per dial
  * `<iface> <healthy|unhealthy|down|refused> <since epoch> <until epoch|-> <reason|->`.
  */
+import type { HealthMode } from '../settings.js';
 export type DialHealthState = 'healthy' | 'unhealthy' | 'down' | 'refused' | 'unknown';
 
 export interface DialHealth {
@@ -18,12 +19,14 @@ export interface DialHealth {
 }
 
 export interface MonitorStatus {
-  /** Stored setting owrt_ecmp.main.health. */
+  /** Stored setting owrt_ecmp.main.health: off, redial (no probes), on. */
+  mode: HealthMode;
+  /** The monitor should run (mode redial or on). */
   enabled: boolean;
   /** /etc/rc.d link present (starts at boot). */
   bootEnabled: boolean;
   running: boolean;
-  /** IPv4 address, or "peer" (each dial's PPP peer). */
+  /** IPv4 address, "peer" (each dial's PPP peer), or "none" (redial: no probes). */
   target: string | null;
   startedAt: number | null;
   /** The router's clock when status ran (retryAt is compared to it). */
@@ -51,12 +54,13 @@ export function parseHealthFile(text: string): { monitor: { pid: number; started
   return { monitor, dials };
 }
 
-export function monitorStatus(healthText: string, monitorText: string, enabled: boolean): MonitorStatus {
+export function monitorStatus(healthText: string, monitorText: string, mode: HealthMode): MonitorStatus {
   const { monitor } = parseHealthFile(healthText);
   const lines = monitorText.split('\n').map((l) => l.trim());
   const now = lines.find((l) => l.startsWith('now '));
   return {
-    enabled,
+    mode,
+    enabled: mode !== 'off',
     bootEnabled: lines.includes('enabled'),
     running: lines.includes('running'),
     target: monitor?.target ?? null,
@@ -90,8 +94,11 @@ export function healthProblems(
   return out;
 }
 
-/** Short text for the status table: healthy, SILENT, refused until 12:00:10 (AUTH_TOPEER_FAILED) … */
-export function healthLabel(h: DialHealth): string {
+/**
+ * Short text for the status table: healthy, SILENT, refused until 12:00:10 (AUTH_TOPEER_FAILED) …
+ * `probed` false (--health redial): an up dial was never judged silent or not, so no "healthy".
+ */
+export function healthLabel(h: DialHealth, probed = true): string {
   const time = (t: number) => new Date(t * 1000).toISOString().slice(11, 19);
   switch (h.state) {
     case 'unhealthy':
@@ -102,6 +109,8 @@ export function healthLabel(h: DialHealth): string {
       return h.retryAt ? `down, redial ${time(h.retryAt)}` : 'down';
     case 'unknown':
       return '-';
+    case 'healthy':
+      return probed ? 'healthy' : '-';
     default:
       return h.state;
   }

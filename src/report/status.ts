@@ -112,7 +112,7 @@ export function buildStatus(sec: Map<string, string>): StatusReport {
   const live6 = new Set(r6 ? liveNexthops(r6).map((n) => n.dev) : []);
 
   const dials: DialStatus[] = [];
-  const monitor = monitorStatus(get('health'), get('monitor'), settings?.health ?? false);
+  const monitor = monitorStatus(get('health'), get('monitor'), settings?.health ?? 'off');
   let routeMode: string | null = null;
   let hotplugMatches = false;
   const installedHotplug = get('hotplug');

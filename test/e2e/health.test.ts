@@ -2,7 +2,8 @@
  * The dial monitor on the lab router (issue 12): a silent session (the ISP stops passing IP,
  * no hangup, LCP still answered: `labctl silence`) leaves the ECMP set within 3 s and comes
  * back when it passes traffic again; a dial the ISP refuses is taken down and retried with
- * backoff while every other dial keeps its session. Timings are taken on the router (from
+ * backoff while every other dial keeps its session. The default mode (redial) sends no probe
+ * and still backs a refused dial off. Timings are taken on the router (from
  * the fault to the route change, seen by `ip monitor`: lab.routeChangeScript), not across SSH.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -125,6 +126,36 @@ describe.skipIf(!issue12Enabled)('dial health on the lab router', () => {
     for (const k of keep) expect(now).toContain(k);
     expect(await ecmpDevs()).toEqual(devsFor(3));
   }
+
+  it('--health redial (the default): no probes, a silent dial stays in; a refused dial still backs off', async () => {
+    const r = owrt(['setup', '--health', 'redial', '--yes', '--wait', '60']);
+    expect(r.code, r.stderr).toBe(0);
+    await eventually('the monitor restarted in redial mode', async () => status().monitor.target === 'none', 60, 1000);
+    expect(status().monitor).toMatchObject({ mode: 'redial', running: true, bootEnabled: true });
+    // a silent dial is not judged: it stays in the route (that is what --health on is for)
+    await router(`${LABCTL} silence vwan3 on`);
+    try {
+      await new Promise((res) => setTimeout(res, 8000));
+      expect(await ecmpDevs()).toEqual(devsFor(4));
+    } finally {
+      await router(`${LABCTL} silence vwan3 off`);
+    }
+    await router('logger -t e2e redial-refusal');
+    await router(`${LABCTL} isp-limit 3`);
+    try {
+      await router(`${LABCTL} isp-hangup vwan4`);
+      await eventually('vwan4 refused and backing off', async () => {
+        const d4 = status().dials.find((d) => d.interface === 'vwan4');
+        return d4?.health.state === 'refused' && d4.health.reason === 'AUTH_TOPEER_FAILED';
+      }, 90, 1000);
+      const log = await router("logread | sed -n '/e2e: redial-refusal/,$p' | grep owrt-ecmp || true");
+      expect(log).toMatch(/monitor: dial vwan4 refused by the ISP \(AUTH_TOPEER_FAILED\): ifdown, next try in 10 s/);
+      expect(log).not.toMatch(/is silent|monitor: dial (wan|vwan2|vwan3) .*(ifup|ifdown)/);
+    } finally {
+      await router(`${LABCTL} isp-limit off`);
+    }
+    await eventually('vwan4 back after its backoff', async () => (await ecmpDevs()).join() === devsFor(4).join(), 120, 1000);
+  }, 600_000);
 
   it('--health off stops the monitor and status says so; teardown removes the service and its link', async () => {
     expect(owrt(['setup', '--health', 'off', '--yes']).code).toBe(0);

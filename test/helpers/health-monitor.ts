@@ -128,6 +128,8 @@ export class MonitorHarness extends LibHarness {
       OWRT_ECMP_HEALTH: this.health,
       OWRT_ECMP_HEALTH_DUMP: `${this.dir}/health-dump`,
       OWRT_ECMP_HEALTH_TARGET: '',
+      // what owrt_ecmp.main.health holds: '1' = on (probes), 'redial' = no probes
+      OWRT_ECMP_HEALTH_MODE: '1',
       ...env,
     };
     const exports = Object.entries(vars).map(([k, v]) => `export ${k}='${v}'`).join('; ');

@@ -101,6 +101,24 @@ describe.skipIf(!canRunNetns)('dial monitor (health.sh) on real routes', () => {
     await waitFor('vwan3 healthy', () => h.healthLines().get('vwan3')?.[0] === 'healthy', 5000);
   });
 
+  // the default (--health redial): no probe, so an ISP that drops ICMP cannot make a dial look
+  // silent; a refused dial is still taken down and retried with backoff
+  it('redial mode: a silent dial is never probed nor taken out; a refused one still backs off', async () => {
+    const dials = [DIALS[0]!, DIALS[1]!, { ...DIALS[2]!, up: false, errors: ['AUTH_TOPEER_FAILED'] }];
+    h.writeMonDump(dials);
+    h.silence(2, true);
+    h.start(dials, { OWRT_ECMP_HEALTH_MODE: 'redial', OWRT_ECMP_HEALTH_DUMP_EVERY: '1', OWRT_ECMP_HEALTH_BACKOFF: '1', OWRT_ECMP_HEALTH_BACKOFF_MAX: '2' });
+    await waitFor('two retries of vwan3', () => ifCalls().filter(([, c]) => c === 'ifup').length >= 2, 20_000, 200);
+    expect(ifCalls().every(([, , a]) => a === 'vwan3')).toBe(true);
+    expect(h.healthLines().get('vwan3')?.[0]).toBe('refused');
+    // vwan2 has been silent all along: still healthy, still in the route, never pinged
+    expect(h.healthLines().get('vwan2')?.[0]).toBe('healthy');
+    expect(h.ecmpDevs()).toEqual(['pppoe-vwan2', 'pppoe-wan']);
+    expect(h.callLog().filter(([, c]) => c === 'ping')).toEqual([]);
+    expect(h.sh(`head -n 1 ${h.health}`)).toMatch(/^monitor \d+ \d+ none$/m);
+    expect(h.sh(`cat ${h.logFile}`)).toMatch(/monitor: started \(redial only: refused and dead dials, no probes\)/);
+  });
+
   it('dead: only the dial down past the bound is ifup-ed, with doubling waits; an admin-down one and a total outage are left alone', async () => {
     const dials = [DIALS[0]!, { ...DIALS[1]!, up: false }, { ...DIALS[2]!, up: false, autostart: false }];
     h.writeMonDump(dials);

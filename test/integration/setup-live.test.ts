@@ -16,6 +16,9 @@ import { canRunServers, makeTempDir } from '../helpers/ssh-servers.js';
 
 const CLI = resolve(import.meta.dirname, '..', '..', 'dist', 'cli.js');
 const RELOAD_S = 3;
+// the stand-in has no procd: the dial monitor (on by default, --health redial) could not start,
+// and the apply's bounded wait for it (15 s) would eat the 30 s rollback window these tests use
+const NO_MONITOR = ['--health', 'off'];
 const caps = canRunServers();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -66,7 +69,7 @@ function runSetup(args: string[], command = 'setup') {
 
 describe.skipIf(!caps.dropbear)('setup on an OpenWrt stand-in: live steps and Ctrl-C', () => {
   it('Ctrl-C once the rollback is armed: says when the router reverts, exits 130, and the router reverts then', async () => {
-    const run = runSetup(['--dials', '1', '--yes', '--rollback-timeout', '30', '--wait', '10']);
+    const run = runSetup(['--dials', '1', '--yes', ...NO_MONITOR, '--rollback-timeout', '30', '--wait', '10']);
     await run.when(/router: rollback armed: the router reverts at \d\d:\d\d:\d\d unless confirmed/);
     run.child.kill('SIGINT');
     expect(await run.exited, run.stderr()).toBe(130);
@@ -86,7 +89,7 @@ describe.skipIf(!caps.dropbear)('setup on an OpenWrt stand-in: live steps and Ct
   }, 90_000);
 
   it('the watchdog claims the change as the confirmation starts: the tool reports the rollback, never "confirmed"', async () => {
-    const run = runSetup(['--dials', '1', '--yes', '--rollback-timeout', '30', '--wait', '10']);
+    const run = runSetup(['--dials', '1', '--yes', ...NO_MONITOR, '--rollback-timeout', '30', '--wait', '10']);
     await run.when(/router: rollback armed: the router reverts at/);
     // the deadline fires first: the watchdog holds the claim and its restore is under way when
     // the confirmation arrives (what restore.sh does before it restores, done by hand)
@@ -102,7 +105,7 @@ describe.skipIf(!caps.dropbear)('setup on an OpenWrt stand-in: live steps and Ct
   }, 90_000);
 
   it('not a terminal: each router step is a line, printed while the apply still runs', async () => {
-    const run = runSetup(['--dials', '1', '--yes', '--rollback-timeout', '30', '--wait', '10']);
+    const run = runSetup(['--dials', '1', '--yes', ...NO_MONITOR, '--rollback-timeout', '30', '--wait', '10']);
     const code = await run.exited;
     expect([0, 8], run.stderr()).toContain(code);
     const router = run.lines.filter((l) => l.text.startsWith('  router: '));
@@ -124,7 +127,7 @@ describe.skipIf(!caps.dropbear)('setup on an OpenWrt stand-in: live steps and Ct
   }, 90_000);
 
   it('--json on the set-up router: setup with nothing to do and hotplug each print one change document, nothing else', async () => {
-    const again = runSetup(['--dials', '1', '--yes', '--json', '--rollback-timeout', '30', '--wait', '10']);
+    const again = runSetup(['--dials', '1', '--yes', ...NO_MONITOR, '--json', '--rollback-timeout', '30', '--wait', '10']);
     expect(await again.exited, again.stderr()).toBe(0);
     const same = JSON.parse(again.stdout()) as Record<string, unknown>;
     expect(same).toMatchObject({ command: 'setup', dryRun: false, changes: false, applied: false, plan: { summary: { headline: 'no changes', empty: true } } });

@@ -18,7 +18,8 @@ const CLI = resolve(import.meta.dirname, '..', '..', 'dist', 'cli.js');
 const caps = canRunServers();
 const COLS = 80;
 const FRAME = /[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]/;
-const SETUP = ['--dials', '1', '--yes', '--rollback-timeout', '30', '--wait', '10'];
+// the stand-in has no procd to run the dial monitor (on by default): without it, not asked for
+const SETUP = ['--dials', '1', '--yes', '--rollback-timeout', '30', '--wait', '10', '--health', 'off'];
 
 let tty: FakeRouter;
 let piped: FakeRouter;

@@ -13,13 +13,13 @@ const stock = () => factsFrom('stock-2305.txt');
 
 describe('dial monitor settings', () => {
   it('--health and --health-target: defaults, values, refusals', () => {
-    // off unless asked for until the monitor is proven on the lab router (issue 12)
-    expect(resolveSettings({ dials: '2' })).toMatchObject({ health: false, healthTarget: '' });
-    expect(resolveSettings({ dials: '2', health: 'on' })).toMatchObject({ health: true });
-    expect(resolveSettings({ dials: '2', health: 'off', healthTarget: '198.51.100.1' })).toMatchObject({ health: false, healthTarget: '198.51.100.1' });
+    // redial by default: refused and dead dials need no probe target that answers
+    expect(resolveSettings({ dials: '2' })).toMatchObject({ health: 'redial', healthTarget: '' });
+    expect(resolveSettings({ dials: '2', health: 'on' })).toMatchObject({ health: 'on' });
+    expect(resolveSettings({ dials: '2', health: 'off', healthTarget: '198.51.100.1' })).toMatchObject({ health: 'off', healthTarget: '198.51.100.1' });
     expect(parseHealthTarget('peer')).toBe('');
     for (const bad of ['1.2.3.256', '::1', 'dns.example', '1.2.3', '01.2.3.4', '']) expect(() => parseHealthTarget(bad)).toThrow(UsageError);
-    expect(() => resolveSettings({ dials: '2', health: 'maybe' })).toThrow(/--health must be one of on, off/);
+    expect(() => resolveSettings({ dials: '2', health: 'maybe' })).toThrow(/--health must be one of off, redial, on/);
   });
 
   it('are stored in owrt_ecmp.main and read back; an older router without them gets the defaults', () => {
@@ -28,9 +28,14 @@ describe('dial monitor settings', () => {
     expect(opts).toMatchObject({ health: '0', health_target: '198.51.100.1' });
     expect(settingsToOptions(resolveSettings({ dials: '2' }))).not.toHaveProperty('health_target');
     const text = `config owrt_ecmp 'main'\n\toption dials '2'\n\toption health '0'\n\toption health_target '198.51.100.1'\n`;
-    expect(readSettings(parseUciConfig(text, 'owrt_ecmp'))).toMatchObject({ health: false, healthTarget: '198.51.100.1' });
+    expect(readSettings(parseUciConfig(text, 'owrt_ecmp'))).toMatchObject({ health: 'off', healthTarget: '198.51.100.1' });
+    // '1' and '0' are what routers set up before `redial` hold; the init script reads the same values
+    for (const [mode, stored] of [['on', '1'], ['redial', 'redial'], ['off', '0']] as const) {
+      expect(settingsToOptions(resolveSettings({ dials: '2', health: mode }))).toMatchObject({ health: stored });
+      expect(readSettings(parseUciConfig(`config owrt_ecmp 'main'\n\toption dials '2'\n\toption health '${stored}'\n`, 'owrt_ecmp'))?.health).toBe(mode);
+    }
     const old = readSettings(parseUciConfig(`config owrt_ecmp 'main'\n\toption dials '2'\n`, 'owrt_ecmp'));
-    expect(old).toMatchObject({ health: false, healthTarget: '' });
+    expect(old).toMatchObject({ health: 'redial', healthTarget: '' });
   });
 });
 

@@ -171,7 +171,7 @@ describe('buildStatus', () => {
     const r = buildStatus(sections({ ubus_dump: all, health: silent, routes4: JSON.stringify(routes) }));
     expect(r.dials.map((d) => d.health.state)).toEqual(['healthy', 'unhealthy', 'refused']);
     expect(r.dials[2]?.health).toEqual({ state: 'refused', since: 1767225590, retryAt: 1767225630, reason: 'AUTH_TOPEER_FAILED' });
-    expect(r.monitor).toEqual({ enabled: true, bootEnabled: true, running: true, target: 'peer', startedAt: 1767225000, routerTime: 1767225600 });
+    expect(r.monitor).toEqual({ mode: 'on', enabled: true, bootEnabled: true, running: true, target: 'peer', startedAt: 1767225000, routerTime: 1767225600 });
     const p = r.problems.join('\n');
     expect(p).toMatch(/dial 2 \(vwan2\) is silent/);
     expect(p).not.toMatch(/vwan2\) is up but not in the IPv4 ECMP route/);
@@ -189,6 +189,19 @@ describe('buildStatus', () => {
     expect(off.problems.join('\n')).not.toMatch(/monitor/);
     expect(off.dials[0]?.health.state).toBe('unknown');
     expect(formatStatus(off)).toContain('dial monitor: off (--health off)');
+  });
+
+  it('health: the default monitor (redial) probes nothing and says so', () => {
+    const health = HEALTH.replace(/^monitor (\d+) (\d+) peer$/m, 'monitor $1 $2 none');
+    expect(health).not.toBe(HEALTH);
+    const r = buildStatus(sections({ health, config_owrt_ecmp: `${ownConfig}\toption health 'redial'\n` }));
+    expect(r.monitor).toMatchObject({ mode: 'redial', enabled: true, running: true, target: 'none' });
+    expect(r.problems.join('\n')).not.toMatch(/monitor/);
+    const text = formatStatus(r);
+    expect(text).toContain('dial monitor: running, redial only (refused and dead dials; --health on adds silence probes)');
+    // nothing judged an up dial healthy: its HEALTH column says nothing; the refused one is shown
+    expect(text).not.toMatch(/\bhealthy\b.*\n[\s\S]*IPv4 ECMP/);
+    expect(text).toMatch(/refused until 00:00:30 \(AUTH_TOPEER_FAILED\)/);
   });
 
   it('says when the router is not set up', () => {

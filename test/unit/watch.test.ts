@@ -20,7 +20,7 @@ function report(dials: DialStatus[], problems: string[] = []): StatusReport {
     schemaVersion: 1, configured: true, settings: null, kernel: '5.15', routeMode: 'multipath', dials,
     ecmp: { metric: 10, ipv4: dials.filter((d) => d.inIpv4Ecmp).map((d) => ({ dev: d.device, weight: 1, flags: [] })), ipv6: [], nhid4: null, nhid6: null },
     sysctl: {}, hotplug: { installed: true, matches: true }, libraryInstalled: true, rollbackPending: null,
-    monitor: { enabled: false, bootEnabled: false, running: false, target: null, startedAt: null, routerTime: null }, healthy: problems.length === 0, problems,
+    monitor: { mode: 'off', enabled: false, bootEnabled: false, running: false, target: null, startedAt: null, routerTime: null }, healthy: problems.length === 0, problems,
   };
 }
 
