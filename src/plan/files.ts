@@ -35,7 +35,7 @@ export function hotplugContext(s: Settings, dials: Dial[], routeMode: ResolvedRo
     ...env,
     // names these settings: a rebuild that carries other settings than the installed glue
     // (it waited in netifd's queue while an apply or a rollback replaced them) does nothing
-    gen: createHash('sha256').update(JSON.stringify(env)).digest('hex').slice(0, 16),
+    gen: sha256(JSON.stringify(env)).slice(0, 16),
   };
 }
 

@@ -251,7 +251,7 @@ describe.skipIf(!labEnabled)('safety on the lab router', () => {
       await eventually('the rollback under way', async () => /^restoring/.test(await router('cat /tmp/owrt-ecmp-rollback/state 2>/dev/null || true')), 90, 250);
       await router('lock -u /var/lock/owrt-ecmp.lock');
       const took = await eventually('the router to roll back', async () => /^rolledback/.test(await router('cat /tmp/owrt-ecmp-rollback/state 2>/dev/null || true')), 90, 250);
-      console.log(`unconfirmed change rolled back ${took.toFixed(1)} s after the tool was killed`);
+      console.log(`unconfirmed change rolled back ${took.toFixed(1)} s after the test released the library lock (the rollback under way)`);
       const queued = () => router("logread | sed -n '/e2e: queued-event/,$p' | grep -o '[a-z ]*rebuilt (ifup vwan2).*' || true");
       await eventually('the queued event to end', async () => (await queued()) !== '', 60, 500);
       expect((await queued()).trim()).toMatch(/^not rebuilt \(ifup vwan2\): its settings are no longer the installed ones/);
